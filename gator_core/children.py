@@ -1,0 +1,102 @@
+"""Planning a tier's children: ids, paths, directories, environment and dependencies.
+
+Pure functions over the spec, so they are tested without processes.  A
+``!JobGroup`` has one child per entry of ``jobs``; a ``!JobArray`` repeats
+its ``jobs`` ``repeats`` times, naming each element ``<id>_<index>`` as the
+seed system did.  Inside an array, dependencies between template jobs hold
+within one repetition: ``run`` with ``on_pass: [build]`` waits for the
+``build`` of its own index.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from .spec.deps import CONDITIONS, DepTarget, resolve_dependency
+from .spec.model import Job, JobArray, JobGroup, Node, child_id, kind_of
+
+__all__ = ["Child", "plan_children", "count_jobs", "child_layer", "resolve_cwd"]
+
+
+@dataclass(eq=False, slots=True)
+class Child:
+    """A tier's record of one child.  Kept small: a tier may have 10^5 of them."""
+
+    position: int  # order among the tier's children
+    key: str  # id among siblings; also the name of its tracking directory
+    decl: int  # position of its template in the tier's ``jobs``
+    index: int | None  # repetition, for elements of an array
+    node: Node
+    kind: str
+    deps: list[tuple[str, DepTarget]]
+    state: str = "pending"  # pending, launched, running, done
+    summary: dict[str, Any] | None = None
+    outcome: str | None = None  # for dependants: pass, fail, skipped (once final)
+    watch: list[str] = field(default_factory=list)  # shared by all elements of one template
+    watched: dict[str, str] | None = None
+    link: Any = None
+    last_seen: float = 0.0
+    started_at: float = 0.0  # when the scheduler said it runs
+    native_id: str | None = None
+    host: str | None = None
+    pending_reason: str | None = None
+    exit_event: Any = None
+    exit_at: float = 0.0
+
+
+def count_jobs(node: Node) -> int:
+    """How many jobs a subtree runs (arrays multiply)."""
+    if isinstance(node, Job):
+        return 1
+    inner = sum(count_jobs(child) for child in node.jobs)
+    return inner * node.repeats if isinstance(node, JobArray) else inner
+
+
+def plan_children(spec: JobGroup | JobArray) -> list[Child]:
+    """One :class:`Child` per child process the tier will start, in launch order."""
+    templates = list(spec.jobs)
+    resolved: list[list[tuple[str, DepTarget]]] = []
+    watch: dict[int, set[str]] = {}
+    for pos, node in enumerate(templates):
+        deps = []
+        for cond in CONDITIONS:
+            for name in getattr(node, cond):
+                res = resolve_dependency(templates, pos, name)
+                if res.target is None:  # the validator reports these before any run
+                    raise ValueError(res.error)
+                deps.append((cond, res.target))
+                if res.target.subpath:
+                    watch.setdefault(res.target.sibling, set()).add(".".join(res.target.subpath))
+        resolved.append(deps)
+    watch_lists = {pos: sorted(paths) for pos, paths in watch.items()}
+    no_watch: list[str] = []
+    children: list[Child] = []
+    repeats = spec.repeats if isinstance(spec, JobArray) else None
+    indices: list[int | None] = list(range(repeats)) if repeats is not None else [None]
+    for index in indices:
+        for pos, node in enumerate(templates):
+            base = child_id(node, pos)
+            key = base if index is None else f"{base}_{index}"
+            children.append(Child(
+                position=len(children), key=key, decl=pos, index=index, node=node,
+                kind=kind_of(node), deps=resolved[pos], watch=watch_lists.get(pos, no_watch),
+            ))
+    return children
+
+
+def child_layer(parent_layer: dict[str, str | None], node: Node) -> dict[str, str | None]:
+    """The merged spec environment of a child: its parent's, then its own ``env``."""
+    if not node.env:
+        return parent_layer
+    layer = dict(parent_layer)
+    layer.update(node.env)
+    return layer
+
+
+def resolve_cwd(parent_cwd: str, node: Node) -> str:
+    """A child's working directory: its own ``cwd`` relative to the parent's."""
+    if not node.cwd:
+        return parent_cwd
+    return os.path.normpath(os.path.join(parent_cwd, node.cwd))

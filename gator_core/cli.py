@@ -1,0 +1,201 @@
+"""The ``gator`` command.
+
+Exit codes: 0 everything passed; 1 a job failed or was lost; 2 a bad spec or
+bad usage; 130 interrupted.  Errors are printed as one clear message, never a
+traceback (set GATOR_DEBUG=1 to see one for an unexpected error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+
+from .exceptions import GatorError, SpecError, StoreError, UsageError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Gator: run trees of jobs written in YAML, locally or on a farm.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"gator: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def run(
+    spec: Path = typer.Argument(..., help="YAML spec file (!Job, !JobGroup or !JobArray)."),
+    scheduler: str = typer.Option("local", "--scheduler", "-s", help="Scheduler plugin to launch children with."),
+    sched_arg: List[str] = typer.Option([], "--sched-arg", "-a", metavar="KEY=VALUE",
+                                        help="Scheduler option; repeat for more."),
+    tracking: Optional[Path] = typer.Option(None, "--tracking", "-t",
+                                            help="Directory for the run's records (default: tracking/<timestamp>)."),
+    progress: bool = typer.Option(False, "--progress", help="Live display of progress."),
+    limit_warning: Optional[int] = typer.Option(None, "--limit-warning", metavar="N",
+                                                help="Warnings a job may log and still pass (default: no limit)."),
+    limit_error: int = typer.Option(0, "--limit-error", metavar="N", help="Errors a job may log and still pass."),
+    limit_critical: int = typer.Option(0, "--limit-critical", metavar="N",
+                                       help="Critical messages a job may log and still pass."),
+    interval: float = typer.Option(5.0, "--interval", metavar="SECONDS",
+                                   help="Heartbeat interval; a silent child is lost after two."),
+    grace: float = typer.Option(3.0, "--grace", metavar="SECONDS",
+                                help="Time between SIGTERM and SIGKILL when stopping jobs."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the final summary."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also print groups and tier messages."),
+) -> None:
+    """Run a tree of jobs."""
+    from .config import Limits
+    from .console import Console
+    from .procs import become_subreaper
+    from .runner import parse_sched_args, run_async
+
+    for name, value in (("--limit-warning", limit_warning), ("--limit-error", limit_error),
+                        ("--limit-critical", limit_critical)):
+        if value is not None and value < 0:
+            _fail(f"{name} must be 0 or more")
+    if grace < 0:
+        _fail("--grace must be 0 or more")
+    console: Any
+    if progress and sys.stdout.isatty():
+        from .progress import ProgressConsole
+
+        console = ProgressConsole(quiet=quiet, verbose=verbose)
+    else:
+        console = Console(quiet=quiet, verbose=verbose)
+        if progress:
+            from .progress import PlainProgress
+
+            console = PlainProgress(console)
+
+    def warn(issue: Any) -> None:
+        typer.echo(f"gator: {issue}", err=True)
+
+    def started(directory: Path) -> None:
+        console.note(f"Gator: running {spec} with the {scheduler} scheduler; tracking {directory}")
+
+    become_subreaper()  # orphans of the run come back to us, so that none outlives it
+    limits = Limits(warning=limit_warning, error=limit_error, critical=limit_critical)
+    outcome = asyncio.run(run_async(
+        spec, tracking=tracking, scheduler=scheduler, sched_args=parse_sched_args(sched_arg),
+        limits=limits, interval=interval, grace=grace, sink=console, on_warning=warn,
+        on_start=started, handle_signals=True,
+    ))
+    close = getattr(console, "close", None)
+    if close is not None:
+        close()
+    console.summary(outcome.result, str(outcome.tracking), outcome.interrupted)
+    raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
+def show(
+    tracking: Path = typer.Argument(..., help="Tracking directory of a run (finished or running)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the tree as JSON (a stable format)."),
+) -> None:
+    """Print the tree of a run: each node's result, exit code, messages, duration and memory."""
+    from .results import load_results
+    from .showing import print_tree
+
+    root = load_results(tracking)
+    if as_json:
+        typer.echo(json.dumps(root.to_json(), indent=2))
+    else:
+        print_tree(root, sys.stdout)
+
+
+@app.command()
+def logs(
+    tracking: Path = typer.Argument(..., help="Tracking directory of a run."),
+    path: Optional[str] = typer.Argument(None, help="Node path as 'gator show' prints it (default: the top)."),
+    severity: str = typer.Option("debug", "--severity", metavar="LEVEL",
+                                 help="Lowest severity shown: debug, info, warning, error, critical."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per message."),
+) -> None:
+    """Print the messages of one node."""
+    from .results import load_results, node_directory
+    from .showing import print_messages
+    from .store import severity_value
+
+    try:
+        minimum = severity_value(severity)
+    except ValueError as exc:
+        _fail(str(exc))
+    root = load_results(tracking)
+    node = node_directory(root, path) if path else root
+    print_messages(Path(node.tracking), minimum, as_json, sys.stdout)
+
+
+@app.command()
+def schema() -> None:
+    """Print a JSON Schema of the spec language, for editors."""
+    from .spec import spec_schema
+
+    typer.echo(json.dumps(spec_schema(), indent=2))
+
+
+@app.command()
+def schedulers() -> None:
+    """List the installed scheduler plugins and the package that provides each."""
+    from .plugins import available_schedulers
+
+    found = available_schedulers()
+    width = max([len(name) for name in found] + [4])
+    typer.echo(f"{'NAME':<{width}}  {'PACKAGE':<28}  DESCRIPTION")
+    for name in sorted(found):
+        info = found[name]
+        typer.echo(f"{name:<{width}}  {info.distribution:<28}  {getattr(info.cls, 'description', '')}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point: run the app and turn errors into exit codes."""
+    try:
+        app(args=argv, prog_name="gator", standalone_mode=False)
+        return 0
+    except typer.Exit as exc:
+        return exc.exit_code
+    except SpecError as exc:
+        for issue in exc.issues:
+            typer.echo(str(issue), err=True)
+        errors = sum(1 for issue in exc.issues if issue.severity == "error")
+        typer.echo(f"gator: {errors} error{'s' if errors != 1 else ''} in spec; nothing was run",
+                   err=True)
+        return 2
+    except (UsageError, StoreError) as exc:
+        typer.echo(f"gator: error: {exc}", err=True)
+        return 2
+    except GatorError as exc:
+        typer.echo(f"gator: error: {exc}", err=True)
+        return 1
+    except KeyboardInterrupt:
+        typer.echo("gator: interrupted", err=True)
+        return 130
+    except Exception as exc:  # click's own usage errors come through here too
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Abort):
+            return 130
+        if os.environ.get("GATOR_DEBUG"):
+            traceback.print_exc()
+        typer.echo(f"gator: internal error: {type(exc).__name__}: {exc} "
+                   "(set GATOR_DEBUG=1 for the traceback)", err=True)
+        return 70
+
+
+if __name__ == "__main__":
+    sys.exit(main())

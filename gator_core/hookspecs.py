@@ -1,0 +1,50 @@
+"""The whole plugin contract of Gator: every hook a plugin may implement.
+
+Plugins are modules (or objects) registered through the entry-point group
+``gator``::
+
+    [project.entry-points.gator]
+    mysched = "my_package.gator_plugin"
+
+and mark their implementations with ``gator_core.hookimpl``::
+
+    from gator_core import hookimpl
+
+    @hookimpl
+    def gator_schedulers():
+        return [MyScheduler]
+
+Hooks are called with keyword arguments; an implementation may accept fewer
+arguments than the specification lists, so that hooks can grow.  Hooks are
+synchronous: they return classes or objects, and the asynchronous work lives
+on those.  Set ``GATOR_TRACE_HOOKS=1`` to print every hook call.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .scheduler import Scheduler
+
+__all__ = ["hookspec", "hookimpl", "PROJECT", "gator_schedulers"]
+
+PROJECT = "gator"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# -- schedulers ----------------------------------------------------------------------------
+
+@hookspec
+def gator_schedulers() -> list[type[Scheduler]]:
+    """Return the scheduler classes this plugin provides.
+
+    Each class subclasses :class:`gator_core.Scheduler` and sets ``name``, the
+    value ``--scheduler`` selects it by.  Two plugins offering the same name
+    is an error that names both.
+
+    :return: a list of :class:`gator_core.Scheduler` subclasses (may be empty).
+    """

@@ -1,0 +1,174 @@
+"""The result tree of a run, read back from its tracking directory.
+
+``gator show``, ``gator run``'s summary and the Python API's ``run()`` all
+read results here, from the stores, so that a finished run and one still
+going look the same.  A tier's store holds a row per child; a group or array
+child is read from its own store, a job from its parent's row (which carries
+its final summary), so a large array is read without opening every job's
+database.
+
+``NodeResult.to_json()`` is the stable contract of ``gator show --json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from .exceptions import StoreError
+from .store import DB_NAME, LOG_NAME, StoreReader
+from .summary import FINAL_RESULTS, empty_jobs, empty_messages
+
+__all__ = ["NodeResult", "load_results", "node_directory"]
+
+
+@dataclass
+class NodeResult:
+    """One node of a run: what it was, how it ended, and its children."""
+
+    id: str
+    path: str
+    kind: str  # job, group or array
+    result: str  # pass, fail, skipped, lost, running or pending
+    exit_code: int | None = None
+    reason: str | None = None
+    messages: dict[str, int] = field(default_factory=empty_messages)
+    jobs: dict[str, int] = field(default_factory=empty_jobs)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    started: float | None = None
+    stopped: float | None = None
+    tracking: str = ""
+    native_id: str | None = None
+    host: str | None = None
+    children: list[NodeResult] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float | None:
+        if self.started and self.stopped:
+            return max(0.0, self.stopped - self.started)
+        return None
+
+    @property
+    def peak_memory(self) -> float | None:
+        value = self.metrics.get("peak_memory")
+        if isinstance(value, dict):
+            return value.get("max")
+        return value
+
+    @property
+    def log(self) -> str:
+        return str(Path(self.tracking) / LOG_NAME)
+
+    def walk(self) -> Iterator[NodeResult]:
+        """This node and every node below it, depth first."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+    def jobs_only(self) -> Iterator[NodeResult]:
+        return (node for node in self.walk() if node.kind == "job")
+
+    def find(self, path: str) -> NodeResult | None:
+        for node in self.walk():
+            if node.path == path:
+                return node
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "path": self.path,
+            "kind": self.kind,
+            "result": self.result,
+            "exit_code": self.exit_code,
+            "reason": self.reason,
+            "messages": dict(self.messages),
+            "jobs": dict(self.jobs),
+            "metrics": self.metrics,
+            "started": self.started,
+            "stopped": self.stopped,
+            "duration": self.duration,
+            "peak_memory": self.peak_memory,
+            "tracking": self.tracking,
+            "log": self.log,
+            "native_id": self.native_id,
+            "host": self.host,
+            "children": [child.to_json() for child in self.children],
+        }
+
+
+def _from_summary(node: NodeResult, summary: dict[str, Any]) -> None:
+    node.result = summary.get("result") or node.result
+    node.exit_code = summary.get("exit_code")
+    node.reason = summary.get("reason")
+    node.messages = {**empty_messages(), **(summary.get("messages") or {})}
+    node.jobs = {**empty_jobs(), **(summary.get("jobs") or {})}
+    node.metrics = summary.get("metrics") or {}
+    node.started = summary.get("started")
+    node.stopped = summary.get("stopped")
+
+
+def _settle(node: NodeResult, reason: str) -> None:
+    """Below a node that ended, nothing can still be running: it was lost with it."""
+    for child in node.children:
+        if child.result not in FINAL_RESULTS:
+            child.result = "lost"
+            child.reason = child.reason or reason
+        _settle(child, reason)
+
+
+def _load_tier(directory: Path, row: dict[str, Any] | None) -> NodeResult:
+    with StoreReader(directory) as store:
+        attrs = store.attrs()
+        rows = store.children()
+    node = NodeResult(id=attrs.get("id", directory.name), path=attrs.get("path", directory.name),
+                      kind=attrs.get("kind", "group"), result="running", tracking=str(directory))
+    _from_summary(node, attrs.get("summary") or {})
+    if attrs.get("result"):
+        node.result = attrs["result"]
+    if row is not None:
+        node.native_id, node.host = row.get("native_id"), row.get("host")
+        if row.get("result") in FINAL_RESULTS and row.get("summary"):
+            # The parent's word is final (for example: this tier was lost).
+            _from_summary(node, row["summary"])
+    for child_row in rows:
+        node.children.append(_load_child(directory, child_row))
+    if node.result in FINAL_RESULTS:
+        _settle(node, f"{node.path} ended ({node.result})")
+    return node
+
+
+def _load_child(parent_dir: Path, row: dict[str, Any]) -> NodeResult:
+    directory = parent_dir / row["key"]
+    if row["kind"] != "job" and (directory / DB_NAME).exists():
+        try:
+            return _load_tier(directory, row)
+        except StoreError:
+            pass  # fall back to the parent's row
+    node = NodeResult(id=row.get("id", row["key"]), path=row.get("path", row["key"]), kind=row["kind"],
+                      result=row.get("result") or "pending", tracking=str(directory),
+                      native_id=row.get("native_id"), host=row.get("host"))
+    if row.get("summary"):
+        _from_summary(node, row["summary"])
+    if row.get("state") == "pending" or node.result == "launched":
+        node.result = "pending"
+    if row.get("pending_reason") and node.result == "pending":
+        node.reason = row["pending_reason"]
+    return node
+
+
+def load_results(tracking: str | Path) -> NodeResult:
+    """The result tree of the run in ``tracking`` (finished or still running)."""
+    directory = Path(tracking)
+    if not (directory / DB_NAME).exists():
+        raise StoreError(f"{directory} is not a Gator tracking directory (no {DB_NAME})")
+    return _load_tier(directory, None)
+
+
+def node_directory(root: NodeResult, path: str) -> NodeResult:
+    """The node at ``path`` (with or without the root's own id in front)."""
+    found = root.find(path) or root.find(f"{root.path}.{path}")
+    if found is None:
+        raise StoreError(f"no node '{path}' in this run")
+    return found

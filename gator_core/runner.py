@@ -1,0 +1,194 @@
+"""Running a tree: the root tier, inside the calling process.
+
+``run()`` is the library call behind ``gator run``: it validates the spec and
+the scheduler options, checks that every resource request can ever fit,
+creates a fresh tracking directory, runs the root tier with the chosen
+scheduler and returns the result tree read back from the stores.  Nothing
+starts until all of that has passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from .config import DEFAULT_GRACE, DEFAULT_INTERVAL, Limits, NodeConfig, RunConfig
+from .exceptions import SpecError, SpecIssue, UsageError
+from .plugins import scheduler_class
+from .results import NodeResult, load_results
+from .scheduler import Resources
+from .spec import Job, JobGroup, Node, dump_spec, load_spec, root_path, validate
+from .spec.model import child_id
+from .tier import ChangeSink, Tier
+
+__all__ = ["run", "run_async", "RunOutcome", "prepare_tracking", "parse_sched_args"]
+
+
+@dataclass
+class RunOutcome:
+    """A finished (or interrupted) run: its result tree and where it is kept."""
+
+    result: NodeResult
+    tracking: Path
+    interrupted: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 0 if self.result.result == "pass" else 1
+
+
+def parse_sched_args(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """``["a=1", "license.vcs=4"]`` to a dict; UsageError for a pair without '='."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--sched-arg takes KEY=VALUE, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def prepare_tracking(tracking: str | Path | None, base: Path) -> Path:
+    """A fresh tracking directory.  An explicit one must be new or empty; the default,
+    ``tracking/<timestamp>``, gets a suffix when that name is taken."""
+    if tracking is not None:
+        path = Path(tracking)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise UsageError(
+                f"tracking directory {path} already holds files; Gator never writes over a run. "
+                "Choose another --tracking directory or remove that one."
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        return path.resolve()
+    root = base / "tracking"
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for attempt in range(1000):
+        path = root / (stamp if attempt == 0 else f"{stamp}-{attempt + 1}")
+        try:
+            path.mkdir()  # atomic: two runs started in the same second get different names
+            return path.resolve()
+        except FileExistsError:
+            continue
+    raise UsageError(f"cannot create a tracking directory under {root}")
+
+
+def _jobs(node: Node, path: str) -> list[tuple[str, Job]]:
+    if isinstance(node, Job):
+        return [(path, node)]
+    out = []
+    for pos, child in enumerate(node.jobs):
+        out.extend(_jobs(child, f"{path}.{child_id(child, pos)}"))
+    return out
+
+
+def _load(spec: str | Path | Node, on_warning: Callable[[SpecIssue], None] | None) -> tuple[Node, str]:
+    if isinstance(spec, (str, Path)):
+        return load_spec(spec, on_warning=on_warning), str(spec)
+    issues = validate(spec)
+    if any(issue.severity == "error" for issue in issues):
+        raise SpecError(issues)
+    for issue in issues:
+        if on_warning is not None:
+            on_warning(issue)
+    return spec, "<python>"
+
+
+async def run_async(
+    spec: str | Path | Node,
+    *,
+    tracking: str | Path | None = None,
+    scheduler: str = "local",
+    sched_args: Mapping[str, str] | None = None,
+    limits: Limits = Limits(),
+    interval: float = DEFAULT_INTERVAL,
+    grace: float = DEFAULT_GRACE,
+    sink: ChangeSink | None = None,
+    on_warning: Callable[[SpecIssue], None] | None = None,
+    on_start: Callable[[Path], None] | None = None,
+    handle_signals: bool = False,
+) -> RunOutcome:
+    """Run a tree and return its outcome.  See :func:`run`."""
+    if interval <= 0:
+        raise UsageError("--interval must be greater than zero")
+    root, source = _load(spec, on_warning)
+    if isinstance(root, Job):  # a lone job runs under an implicit group
+        root = JobGroup(id="root", jobs=[root])
+    cls = scheduler_class(scheduler)
+    options = dict(sched_args or {})
+    cls.parse_options(options)  # bad options are reported before anything is created
+    launch_dir = os.getcwd()
+    directory = prepare_tracking(tracking, Path(launch_dir))
+    token = secrets.token_urlsafe(32)
+    run_config = RunConfig(
+        run_id=uuid.uuid4().hex, tracking_root=str(directory), launch_dir=launch_dir,
+        scheduler=scheduler, sched_options=options, interval=interval, grace=grace, limits=limits,
+    )
+    path = root_path(root)
+    node = NodeConfig(path=path, tracking=str(directory),
+                      cwd=os.path.normpath(os.path.join(launch_dir, root.cwd or ".")))
+    (directory / "spec.yaml").write_text(dump_spec(root), encoding="utf-8")
+    tier = Tier(root, node, run_config, key=path, token=token, sink=sink)
+    tier.store.set_attrs({"run_id": run_config.run_id, "spec_file": source,
+                          "argv": sys.argv, "launch_dir": launch_dir})
+    instance = cls(options, tier.scheduler_context())
+    problems = []
+    for job_path, job in _jobs(root, path):
+        why = instance.check_resources(job_path, Resources.from_spec(job.resources))
+        if why:
+            origin = job.origin
+            problems.append(SpecIssue(origin.file if origin else source, origin.line if origin else 0,
+                                      origin.column if origin else 0, f"{job_path}: {why} ({scheduler} scheduler)"))
+    if problems:
+        tier.close()
+        raise SpecError(problems)
+    if on_start is not None:
+        on_start(directory)
+    interrupted = False
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def interrupt(name: str) -> None:
+        nonlocal interrupted
+        if interrupted:  # a second Ctrl-C: do not wait for the grace period of the tree
+            tier.force_stop(f"interrupted again by {name}")
+        interrupted = True
+        tier.stop(f"interrupted by {name}")
+
+    try:
+        async with instance as sched:
+            if handle_signals:
+                for sig in signals:
+                    loop.add_signal_handler(sig, interrupt, signal.Signals(sig).name)
+            try:
+                await tier.run(sched)
+            finally:
+                if handle_signals:
+                    for sig in signals:
+                        loop.remove_signal_handler(sig)
+    finally:
+        tier.close()
+    return RunOutcome(load_results(directory), directory, interrupted)
+
+
+def run(spec: str | Path | Node, **kwargs: Any) -> NodeResult:
+    """Run a tree (a spec file or a tree of Job/JobGroup/JobArray) and return its results.
+
+    Keyword arguments: ``tracking`` (directory, default ``./tracking/<timestamp>``),
+    ``scheduler`` (default ``"local"``), ``sched_args`` (dict of scheduler
+    options), ``limits`` (:class:`~gator_core.Limits`), ``interval`` (heartbeat
+    seconds), ``grace`` (seconds between SIGTERM and SIGKILL).  Raises
+    :class:`~gator_core.SpecError` for a bad spec and
+    :class:`~gator_core.UsageError` for bad options, before anything runs.
+    """
+    return asyncio.run(run_async(spec, **kwargs)).result

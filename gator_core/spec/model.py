@@ -1,0 +1,216 @@
+"""The spec language as plain Python classes.
+
+``Job``, ``JobGroup`` and ``JobArray`` form the tree; ``Cores``, ``Memory``,
+``License`` and ``Feature`` are resource requests.  The same objects come out
+of the YAML loader and go into the runner, so a tree built in Python and a
+tree read from YAML are indistinguishable (and dump back to the same YAML).
+
+Field order matters: the positional sequence form (``!Cores [2]``,
+``!Job [id, env, cwd, command, ...]``) fills fields in the order of
+``FIELDS`` below, which is the order the seed system used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Union
+
+__all__ = [
+    "Origin",
+    "Cores",
+    "Memory",
+    "License",
+    "Feature",
+    "Resource",
+    "Job",
+    "JobGroup",
+    "JobArray",
+    "Node",
+    "MEMORY_UNITS",
+    "child_id",
+    "kind_of",
+]
+
+# Binary multiples, as Slurm's --mem and Grid Engine's h_vmem read them.
+MEMORY_UNITS: dict[str, int] = {"KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a spec object was written: file, 1-based line and column, and the
+    positions of its fields and of the items of its list fields."""
+
+    file: str
+    line: int
+    column: int
+    fields: dict[str, tuple[int, int]] = field(default_factory=dict, hash=False)
+    items: dict[str, list[tuple[int, int]]] = field(default_factory=dict, hash=False)
+
+    def at(self, name: str | None = None, index: int | None = None) -> tuple[str, int, int]:
+        """Best position for a field (or one item of a list field)."""
+        if name is not None and index is not None:
+            items = self.items.get(name, [])
+            if 0 <= index < len(items):
+                return (self.file, *items[index])
+        if name is not None and name in self.fields:
+            return (self.file, *self.fields[name])
+        return (self.file, self.line, self.column)
+
+
+def _no_origin() -> Any:
+    return field(default=None, compare=False, repr=False)
+
+
+@dataclass
+class Cores:
+    """``!Cores [count, arch]``: CPU cores a job needs (0 means it takes no slot)."""
+
+    count: int
+    arch: str | None = None
+    origin: Origin | None = _no_origin()
+
+    TAG: ClassVar[str] = "Cores"
+    FIELDS: ClassVar[tuple[str, ...]] = ("count", "arch")
+    REQUIRED: ClassVar[tuple[str, ...]] = ("count",)
+
+
+@dataclass
+class Memory:
+    """``!Memory [size, unit]``: memory a job needs; unit KB, MB (default), GB or TB."""
+
+    size: float
+    unit: str = "MB"
+    origin: Origin | None = _no_origin()
+
+    TAG: ClassVar[str] = "Memory"
+    FIELDS: ClassVar[tuple[str, ...]] = ("size", "unit")
+    REQUIRED: ClassVar[tuple[str, ...]] = ("size",)
+
+    @property
+    def bytes(self) -> int:
+        """The request in bytes (units are binary multiples)."""
+        return int(self.size * MEMORY_UNITS[str(self.unit).strip().upper()])
+
+
+@dataclass
+class License:
+    """``!License [name, count]``: a floating licence a job holds while it runs."""
+
+    name: str
+    count: int = 1
+    origin: Origin | None = _no_origin()
+
+    TAG: ClassVar[str] = "License"
+    FIELDS: ClassVar[tuple[str, ...]] = ("name", "count")
+    REQUIRED: ClassVar[tuple[str, ...]] = ("name",)
+
+
+@dataclass
+class Feature:
+    """``!Feature [name, count]``: a machine feature (node-locked licence, accelerator)."""
+
+    name: str
+    count: int = 1
+    origin: Origin | None = _no_origin()
+
+    TAG: ClassVar[str] = "Feature"
+    FIELDS: ClassVar[tuple[str, ...]] = ("name", "count")
+    REQUIRED: ClassVar[tuple[str, ...]] = ("name",)
+
+
+Resource = Union[Cores, Memory, License, Feature]
+
+
+@dataclass
+class Job:
+    """``!Job``: one command, run under its own wrapper process."""
+
+    id: str | None = None
+    env: dict[str, Any] = field(default_factory=dict)
+    cwd: str | None = None
+    command: str | None = None
+    args: list[Any] = field(default_factory=list)
+    resources: list[Resource] = field(default_factory=list)
+    on_done: list[str] = field(default_factory=list)
+    on_fail: list[str] = field(default_factory=list)
+    on_pass: list[str] = field(default_factory=list)
+    origin: Origin | None = _no_origin()
+
+    TAG: ClassVar[str] = "Job"
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "id", "env", "cwd", "command", "args", "resources", "on_done", "on_fail", "on_pass",
+    )
+    REQUIRED: ClassVar[tuple[str, ...]] = ("command",)
+
+    @property
+    def ident(self) -> str | None:
+        """The seed system's later name for ``id``."""
+        return self.id
+
+
+@dataclass
+class JobGroup:
+    """``!JobGroup``: a set of jobs and groups run under one tier process."""
+
+    id: str | None = None
+    jobs: list[Node] = field(default_factory=list)
+    env: dict[str, Any] = field(default_factory=dict)
+    cwd: str | None = None
+    on_fail: list[str] = field(default_factory=list)
+    on_pass: list[str] = field(default_factory=list)
+    on_done: list[str] = field(default_factory=list)
+    origin: Origin | None = _no_origin()
+
+    TAG: ClassVar[str] = "JobGroup"
+    FIELDS: ClassVar[tuple[str, ...]] = ("id", "jobs", "env", "cwd", "on_fail", "on_pass", "on_done")
+    REQUIRED: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def ident(self) -> str | None:
+        return self.id
+
+
+@dataclass
+class JobArray:
+    """``!JobArray``: a group whose jobs are repeated ``repeats`` times."""
+
+    id: str | None = None
+    repeats: int = 1
+    jobs: list[Node] = field(default_factory=list)
+    env: dict[str, Any] = field(default_factory=dict)
+    cwd: str | None = None
+    on_fail: list[str] = field(default_factory=list)
+    on_pass: list[str] = field(default_factory=list)
+    on_done: list[str] = field(default_factory=list)
+    origin: Origin | None = _no_origin()
+
+    TAG: ClassVar[str] = "JobArray"
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "id", "repeats", "jobs", "env", "cwd", "on_fail", "on_pass", "on_done",
+    )
+    REQUIRED: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def ident(self) -> str | None:
+        return self.id
+
+
+Node = Union[Job, JobGroup, JobArray]
+
+SPEC_CLASSES: dict[str, type] = {
+    cls.TAG: cls for cls in (Job, JobGroup, JobArray, Cores, Memory, License, Feature)
+}
+
+
+def child_id(node: Node, position: int) -> str:
+    """The id a child goes by: its own, or ``T<position>`` when unnamed (as in the seed)."""
+    return node.id if node.id else f"T{position}"
+
+
+def kind_of(node: Node) -> str:
+    """``job``, ``group`` or ``array``."""
+    if isinstance(node, Job):
+        return "job"
+    if isinstance(node, JobArray):
+        return "array"
+    return "group"

@@ -1,0 +1,102 @@
+"""A JSON Schema of the spec language, for editors (``gator schema``).
+
+JSON has no tags, so each ``!Tag`` becomes a definition that accepts its
+mapping form (an object) or its positional form (an array).  With
+yaml-language-server, declare the tags as custom tags (see docs/spec.md) and
+point ``yaml.schemas`` at the output of ``gator schema``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import Cores, Feature, Job, JobArray, JobGroup, License, Memory
+from .validate import ID_PATTERN
+
+__all__ = ["spec_schema", "FIELD_DOCS"]
+
+FIELD_DOCS: dict[str, str] = {
+    "id": "Identifier, unique among siblings; 'ident' is accepted as the older spelling. "
+          "Unnamed children are called T<position>.",
+    "env": "Environment variables overlaid on the inherited environment (null unsets one).",
+    "cwd": "Working directory; relative paths resolve against the enclosing one. "
+           "Defaults to the directory 'gator run' was started in.",
+    "command": "Program to run; $VAR and ${VAR} are expanded against the job's environment, "
+               "without a shell.",
+    "args": "Arguments; $VAR and ${VAR} are expanded as in 'command'.",
+    "resources": "!Cores, !Memory, !License and !Feature requests.",
+    "jobs": "Children: !Job, !JobGroup and !JobArray.",
+    "repeats": "How many times the array's jobs are repeated (GATOR_ARRAY_INDEX counts from 0).",
+    "on_pass": "Siblings that must all pass before this starts.",
+    "on_fail": "Siblings that must all fail before this starts.",
+    "on_done": "Siblings that must all finish, whatever their result, before this starts.",
+    "count": "How many.",
+    "arch": "CPU architecture: x86_64, aarch64 or riscv64 (aliases accepted).",
+    "size": "Amount of memory, greater than zero.",
+    "unit": "KB, MB (default), GB or TB; binary multiples.",
+    "name": "Name of the licence or feature.",
+}
+
+_ID = {"type": ["string", "integer"], "pattern": ID_PATTERN.pattern}
+_DEPS = {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]}
+_SCALAR = {"type": ["string", "number", "boolean"]}
+_TYPES: dict[str, dict[str, Any]] = {
+    "id": _ID,
+    "env": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "null"]}},
+    "cwd": {"type": "string"},
+    "command": {"type": "string", "minLength": 1},
+    "args": {"type": "array", "items": _SCALAR},
+    "resources": {"type": "array", "items": {"$ref": "#/$defs/Resource"}},
+    "jobs": {"type": "array", "items": {"$ref": "#/$defs/Node"}},
+    "repeats": {"type": "integer", "minimum": 0},
+    "on_pass": _DEPS,
+    "on_fail": _DEPS,
+    "on_done": _DEPS,
+}
+_RESOURCE_TYPES: dict[str, dict[str, dict[str, Any]]] = {
+    "Cores": {"count": {"type": "integer", "minimum": 0}, "arch": {"type": "string"}},
+    "Memory": {"size": {"type": "number", "exclusiveMinimum": 0},
+               "unit": {"type": "string", "enum": ["KB", "MB", "GB", "TB", "kb", "mb", "gb", "tb"]}},
+    "License": {"name": {"type": "string", "minLength": 1}, "count": {"type": "integer", "minimum": 0}},
+    "Feature": {"name": {"type": "string", "minLength": 1}, "count": {"type": "integer", "minimum": 0}},
+}
+
+
+def _definition(cls: Any, types: dict[str, dict[str, Any]], doc: str) -> dict[str, Any]:
+    props = {name: {**types[name], "description": FIELD_DOCS.get(name, "")} for name in cls.FIELDS}
+    if "id" in props:
+        props["ident"] = {**props["id"], "description": "Older spelling of 'id'."}
+    obj = {
+        "type": "object",
+        "description": f"!{cls.TAG} (mapping form): {doc}",
+        "properties": props,
+        "required": list(cls.REQUIRED),
+        "additionalProperties": False,
+    }
+    seq = {
+        "type": "array",
+        "description": f"!{cls.TAG} (positional form): values in the order {', '.join(cls.FIELDS)}.",
+        "prefixItems": [props[name] for name in cls.FIELDS],
+        "minItems": len(cls.REQUIRED),
+        "maxItems": len(cls.FIELDS),
+    }
+    return {"anyOf": [obj, seq]}
+
+
+def spec_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a spec file."""
+    defs: dict[str, Any] = {}
+    for cls in (Job, JobGroup, JobArray):
+        defs[cls.TAG] = _definition(cls, _TYPES, (cls.__doc__ or "").strip())
+    for cls in (Cores, Memory, License, Feature):
+        defs[cls.TAG] = _definition(cls, _RESOURCE_TYPES[cls.TAG], (cls.__doc__ or "").strip())
+    defs["Node"] = {"anyOf": [{"$ref": f"#/$defs/{t}"} for t in ("Job", "JobGroup", "JobArray")]}
+    defs["Resource"] = {"anyOf": [{"$ref": f"#/$defs/{t}"} for t in ("Cores", "Memory", "License", "Feature")]}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Gator job specification",
+        "description": "A tree of !Job, !JobGroup and !JobArray nodes. YAML tags are not "
+                       "visible to JSON Schema: declare them as custom tags in your editor.",
+        "$ref": "#/$defs/Node",
+        "$defs": defs,
+    }

@@ -1,0 +1,295 @@
+"""Check a spec tree before anything runs, and normalise its values.
+
+One walk covers trees read from YAML and trees built in Python.  It reports
+every problem it finds (wrong types, bad sizes and units, bad or duplicate
+ids, unknown and cyclic dependencies) and, for valid values, normalises them
+in place: ids, environment values and arguments become strings, units
+upper-case, a lone dependency name a one-element list.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..exceptions import SpecIssue
+from ..textutil import did_you_mean
+from .deps import CONDITIONS, find_cycles, resolve_dependency
+from .model import (
+    MEMORY_UNITS,
+    Cores,
+    Feature,
+    Job,
+    JobArray,
+    JobGroup,
+    License,
+    Memory,
+    Node,
+    child_id,
+)
+
+__all__ = ["validate", "root_path", "ID_PATTERN", "ARCH_ALIASES"]
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_+\-]*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ARCH_ALIASES = {
+    "x86": "x86_64", "x86_64": "x86_64", "amd64": "x86_64",
+    "arm": "aarch64", "arm64": "aarch64", "aarch64": "aarch64",
+    "riscv": "riscv64", "riscv64": "riscv64",
+}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _scalar_text(value: Any) -> str | None:
+    """A scalar as the text a program would see, or None if it is not a scalar."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    return None
+
+
+class _Validator:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.issues: list[SpecIssue] = []
+
+    def report(
+        self,
+        obj: Any,
+        path: str,
+        message: str,
+        field: str | None = None,
+        index: int | None = None,
+        severity: str = "error",
+    ) -> None:
+        origin = getattr(obj, "origin", None)
+        if origin is not None:
+            file, line, column = origin.at(field, index)
+        else:
+            file, line, column = self.file, 0, 0
+        label = f"{path}: " if path else ""
+        self.issues.append(SpecIssue(file, line, column, f"{label}{message}", severity))
+
+    # -- one node -----------------------------------------------------------------------
+    def node(self, node: Any, path: str) -> None:
+        if not isinstance(node, (Job, JobGroup, JobArray)):
+            return  # already reported by the loader, or reported by the parent
+        tag = node.TAG
+        if node.id is not None:
+            if _is_int(node.id):
+                node.id = str(node.id)
+            if not isinstance(node.id, str):
+                self.report(node, path, f"'id' of !{tag} must be a string", "id")
+            elif node.id and not ID_PATTERN.match(node.id):
+                self.report(
+                    node, path,
+                    f"id '{node.id}' may hold only letters, digits, '_', '-' and '+', "
+                    "and must not start with '-' or '+'",
+                    "id",
+                )
+        self.env(node, path)
+        if node.cwd is not None and not isinstance(node.cwd, str):
+            self.report(node, path, f"'cwd' of !{tag} must be a string", "cwd")
+        for cond in CONDITIONS:
+            value = getattr(node, cond)
+            if isinstance(value, str):
+                setattr(node, cond, [value])
+            elif not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                self.report(node, path, f"'{cond}' must be a list of sibling ids", cond)
+                setattr(node, cond, [])
+        if isinstance(node, Job):
+            self.job(node, path)
+        else:
+            self.container(node, path)
+
+    def env(self, node: Node, path: str) -> None:
+        if not isinstance(node.env, dict):
+            self.report(node, path, f"'env' of !{node.TAG} must be a mapping of names to values", "env")
+            node.env = {}
+            return
+        clean: dict[str, str | None] = {}
+        for pos, (key, value) in enumerate(node.env.items()):
+            if not isinstance(key, str) or not ENV_NAME.match(key):
+                self.report(node, path, f"environment variable name {key!r} is not valid", "env", pos)
+                continue
+            if value is None:
+                clean[key] = None  # null unsets the variable
+                continue
+            text = _scalar_text(value)
+            if text is None:
+                self.report(
+                    node, path, f"value of environment variable '{key}' must be a scalar", "env", pos
+                )
+                continue
+            clean[key] = text
+        node.env = clean
+
+    def job(self, job: Job, path: str) -> None:
+        if not isinstance(job.command, str) or not job.command.strip():
+            if job.command is not None and not _is_invalid(job.command):
+                self.report(job, path, "'command' of !Job must be a non-empty string", "command")
+            elif job.command is None:
+                self.report(job, path, "!Job needs a 'command'")
+        if not isinstance(job.args, list):
+            self.report(job, path, "'args' of !Job must be a list", "args")
+            job.args = []
+        else:
+            clean: list[str] = []
+            for pos, arg in enumerate(job.args):
+                text = _scalar_text(arg)
+                if text is None:
+                    self.report(job, path, f"argument {pos} must be a string or a number", "args", pos)
+                else:
+                    clean.append(text)
+            job.args = clean
+        self.resources(job, path)
+
+    def resources(self, job: Job, path: str) -> None:
+        if not isinstance(job.resources, list):
+            self.report(job, path, "'resources' must be a list of !Cores, !Memory, !License or !Feature",
+                        "resources")
+            job.resources = []
+            return
+        seen: dict[str, int] = {}
+        for pos, res in enumerate(job.resources):
+            if isinstance(res, Cores):
+                self.cores(res, path)
+                key = "!Cores"
+            elif isinstance(res, Memory):
+                self.memory(res, path)
+                key = "!Memory"
+            elif isinstance(res, (License, Feature)):
+                self.named(res, path)
+                key = f"!{res.TAG} '{res.name}'"
+            else:
+                if not _is_invalid(res):
+                    self.report(job, path, f"resource {pos} is not !Cores, !Memory, !License or !Feature",
+                                "resources", pos)
+                continue
+            if key in seen:
+                self.report(job, path, f"{key} is requested more than once", "resources", pos)
+            seen[key] = pos
+
+    def cores(self, res: Cores, path: str) -> None:
+        if not _is_int(res.count) or res.count < 0:
+            if not _is_invalid(res.count):
+                self.report(res, path, f"!Cores count must be a whole number >= 0, got {res.count!r}", "count")
+        if res.arch is not None:
+            arch = str(res.arch).strip().lower()
+            if arch not in ARCH_ALIASES:
+                self.report(res, path, f"unknown architecture {res.arch!r}; known: "
+                            f"{', '.join(sorted(set(ARCH_ALIASES.values())))}", "arch")
+            else:
+                res.arch = ARCH_ALIASES[arch]
+
+    def memory(self, res: Memory, path: str) -> None:
+        if not _is_number(res.size) or res.size <= 0:
+            if not _is_invalid(res.size):
+                self.report(res, path, f"!Memory size must be a number > 0, got {res.size!r}", "size")
+        unit = res.unit.strip().upper() if isinstance(res.unit, str) else None
+        if unit not in MEMORY_UNITS:
+            self.report(res, path, f"unknown memory unit {res.unit!r}; use KB, MB, GB or TB", "unit")
+        else:
+            res.unit = unit
+
+    def named(self, res: License | Feature, path: str) -> None:
+        if not isinstance(res.name, str) or not res.name.strip():
+            if not _is_invalid(res.name):
+                self.report(res, path, f"!{res.TAG} name must be a non-empty string", "name")
+        if not _is_int(res.count) or res.count < 0:
+            self.report(res, path, f"!{res.TAG} count must be a whole number >= 0, got {res.count!r}",
+                        "count")
+
+    # -- containers ---------------------------------------------------------------------
+    def container(self, node: JobGroup | JobArray, path: str) -> None:
+        tag = node.TAG
+        if isinstance(node, JobArray) and (not _is_int(node.repeats) or node.repeats < 0):
+            self.report(node, path, f"'repeats' must be a whole number >= 0, got {node.repeats!r}",
+                        "repeats")
+            node.repeats = 0
+        if not isinstance(node.jobs, list):
+            self.report(node, path, f"'jobs' of !{tag} must be a list", "jobs")
+            node.jobs = []
+            return
+        jobs = node.jobs
+        first_seen: dict[str, int] = {}
+        for pos, child in enumerate(jobs):
+            if not isinstance(child, (Job, JobGroup, JobArray)):
+                continue
+            if child.id is not None and _is_int(child.id):
+                child.id = str(child.id)
+            cid = child_id(child, pos)
+            child_path = f"{path}.{cid}" if path else cid
+            if isinstance(cid, str) and cid in first_seen:
+                other = jobs[first_seen[cid]]
+                where = f" (first at line {other.origin.line})" if other.origin else ""
+                self.report(child, child_path, f"duplicate id '{cid}' among siblings{where}", "id")
+            elif isinstance(cid, str):
+                first_seen[cid] = pos
+            self.node(child, child_path)
+        self.dependencies(node, path)
+
+    def dependencies(self, node: JobGroup | JobArray, path: str) -> None:
+        jobs = node.jobs
+        edges: dict[int, set[int]] = {}
+        for pos, child in enumerate(jobs):
+            if not isinstance(child, (Job, JobGroup, JobArray)):
+                continue
+            cid = child_id(child, pos)
+            child_path = f"{path}.{cid}" if path else cid
+            edges[pos] = set()
+            for cond in CONDITIONS:
+                for index, name in enumerate(getattr(child, cond)):
+                    res = resolve_dependency(jobs, pos, name)
+                    if res.error:
+                        ids = [child_id(j, p) for p, j in enumerate(jobs) if p != pos
+                               and isinstance(j, (Job, JobGroup, JobArray))]
+                        hint = ""
+                        if res.error.startswith("unknown dependency") and "." not in name:
+                            hint = did_you_mean(name, ids)
+                        self.report(child, child_path, f"{res.error} in {cond}{hint}", cond, index)
+                        continue
+                    if res.note:
+                        self.report(child, child_path, res.note, cond, index, severity="warning")
+                    assert res.target is not None
+                    edges[pos].add(res.target.sibling)
+        for cycle in find_cycles(edges):
+            names = [child_id(jobs[p], p) for p in cycle]
+            first = jobs[cycle[0]]
+            self.report(
+                first,
+                f"{path}.{names[0]}" if path else names[0],
+                "dependency cycle: " + " -> ".join(names + [names[0]]),
+                next((c for c in CONDITIONS if getattr(first, c)), None),
+            )
+
+
+def _is_invalid(value: Any) -> bool:
+    """True for the loader's placeholder of a value it already reported."""
+    return type(value).__name__ == "_Invalid"
+
+
+def root_path(root: Node) -> str:
+    """The path of a tree's top node: its id, or ``root`` when it has none."""
+    return str(root.id) if root.id else "root"
+
+
+def validate(root: Node, file: str = "<python>") -> list[SpecIssue]:
+    """Check a whole tree; return every issue (errors and warnings) found.
+
+    Values are normalised in place where they are valid.
+    """
+    checker = _Validator(file)
+    if not isinstance(root, (Job, JobGroup, JobArray)):
+        checker.issues.append(SpecIssue(file, 0, 0, "the top of a spec must be a !Job, !JobGroup or !JobArray"))
+        return checker.issues
+    checker.node(root, root_path(root))
+    return checker.issues

@@ -1,0 +1,129 @@
+"""Summaries: what a node reports about itself, and how tiers roll them up.
+
+A summary is a JSON-ready dict::
+
+    {"result": "pass", "exit_code": 0, "reason": None,
+     "messages": {"debug": 0, "info": 3, "warning": 0, "error": 0, "critical": 0},
+     "jobs": {"total": 1, "passed": 1, "failed": 0, "skipped": 0, "lost": 0,
+              "running": 0, "pending": 0},
+     "metrics": {...}, "started": 1700000000.0, "stopped": 1700000001.5}
+
+A job's ``metrics`` maps names to numbers.  A tier's maps names to
+``{"min", "max", "mean", "sum", "count"}`` over the jobs below it, merged from
+its children's summaries, so every tier sees every job without asking.  Tiers
+never count themselves in ``jobs``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+__all__ = [
+    "RESULTS",
+    "FINAL_RESULTS",
+    "SEVERITY_KEYS",
+    "JOB_COUNT_KEYS",
+    "empty_messages",
+    "empty_jobs",
+    "job_counts",
+    "new_summary",
+    "rollup",
+    "dependency_outcome",
+    "merge_stats",
+]
+
+RESULTS = ("pass", "fail", "skipped", "lost", "running", "pending")
+FINAL_RESULTS = frozenset({"pass", "fail", "skipped", "lost"})
+SEVERITY_KEYS = ("debug", "info", "warning", "error", "critical")
+JOB_COUNT_KEYS = ("total", "passed", "failed", "skipped", "lost", "running", "pending")
+_RESULT_TO_COUNT = {"pass": "passed", "fail": "failed", "skipped": "skipped", "lost": "lost",
+                    "running": "running", "pending": "pending"}
+
+
+def empty_messages() -> dict[str, int]:
+    return dict.fromkeys(SEVERITY_KEYS, 0)
+
+
+def empty_jobs() -> dict[str, int]:
+    return dict.fromkeys(JOB_COUNT_KEYS, 0)
+
+
+def job_counts(result: str) -> dict[str, int]:
+    """The ``jobs`` counts of a single job with this result."""
+    counts = empty_jobs()
+    counts["total"] = 1
+    counts[_RESULT_TO_COUNT[result]] = 1
+    return counts
+
+
+def new_summary(result: str = "pending", *, job: bool) -> dict[str, Any]:
+    return {
+        "result": result,
+        "exit_code": None,
+        "reason": None,
+        "messages": empty_messages(),
+        "jobs": job_counts(result) if job else empty_jobs(),
+        "metrics": {},
+        "started": None,
+        "stopped": None,
+    }
+
+
+def merge_stats(into: dict[str, float], other: Mapping[str, float] | float) -> None:
+    """Fold a number, or another ``{min, max, sum, count}``, into ``into``."""
+    if isinstance(other, (int, float)):
+        other = {"min": other, "max": other, "sum": other, "count": 1}
+    if not other.get("count"):
+        return
+    if not into.get("count"):
+        into.update(min=other["min"], max=other["max"], sum=other["sum"], count=other["count"])
+    else:
+        into["min"] = min(into["min"], other["min"])
+        into["max"] = max(into["max"], other["max"])
+        into["sum"] += other["sum"]
+        into["count"] += other["count"]
+    into["mean"] = into["sum"] / into["count"]
+
+
+def rollup(children: Iterable[Mapping[str, Any]], kinds: Iterable[str]) -> dict[str, Any]:
+    """Messages, job counts and metric statistics over a tier's children.
+
+    ``kinds`` gives each child's kind ("job", "group", "array") in the same
+    order: a job's plain metric values are folded in as single samples.
+    """
+    messages = empty_messages()
+    jobs = empty_jobs()
+    metrics: dict[str, dict[str, float]] = {}
+    for summary, kind in zip(children, kinds):
+        for key, value in summary.get("messages", {}).items():
+            if key in messages:
+                messages[key] += int(value)
+        for key, value in summary.get("jobs", {}).items():
+            if key in jobs:
+                jobs[key] += int(value)
+        for name, value in summary.get("metrics", {}).items():
+            if kind == "job" and not isinstance(value, (int, float)):
+                continue
+            merge_stats(metrics.setdefault(name, {}), value)
+    return {"messages": messages, "jobs": jobs, "metrics": metrics}
+
+
+def dependency_outcome(summary: Mapping[str, Any], kind: str) -> str | None:
+    """How a finished node counts for its dependents: pass, fail or skipped.
+
+    None while it has not finished.  A group or array passes only when every
+    job in it passed; it fails when any job in it failed or was lost.
+    """
+    result = summary.get("result")
+    if result not in FINAL_RESULTS:
+        return None
+    if kind == "job":
+        return {"pass": "pass", "fail": "fail", "lost": "fail", "skipped": "skipped"}[result]
+    if result in ("fail", "lost"):
+        return "fail"
+    jobs = summary.get("jobs", {})
+    if jobs.get("failed", 0) or jobs.get("lost", 0):
+        return "fail"
+    if result == "skipped" or jobs.get("skipped", 0):
+        return "skipped"
+    return "pass"

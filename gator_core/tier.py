@@ -1,0 +1,674 @@
+"""The tier: runs a ``!JobGroup`` or ``!JobArray`` by launching its children.
+
+A tier serves a websocket for its children, launches each one through the
+scheduler once its dependencies allow, answers its hello with its part of the
+spec, follows its updates, and records everything in its store.  It rolls its
+children's summaries up and reports them to its own parent (or, at the root,
+to the console).
+
+Nothing waits without a limit.  A child that stops sending heartbeats for two
+intervals, that ends without a final report, or that never connects after its
+scheduler says it started, is marked lost with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from .children import Child, child_layer, count_jobs, plan_children, resolve_cwd
+from .config import NodeConfig, RunConfig
+from .envvars import CHILD_KEY, PARENT_URL, TOKEN
+from .exceptions import ProtocolError
+from .procs import describe_status
+from .protocol import Ack, Complete, Heartbeat, Hello, Stop, Update, Welcome
+from .scheduler import (
+    CHILD_LOG_NAME,
+    ArrayRef,
+    ChildEvent,
+    EventKind,
+    LaunchRequest,
+    Resources,
+    Scheduler,
+    SchedulerContext,
+)
+from .spec.model import Job, JobArray, JobGroup
+from .spec.serial import to_dict
+from .store import LOG_NAME, SEVERITIES, SEVERITY_NAMES, Store
+from .summary import (
+    FINAL_RESULTS,
+    dependency_outcome,
+    empty_jobs,
+    empty_messages,
+    merge_stats,
+    new_summary,
+)
+from .transport import ConnectionClosed, ParentServer, PeerLink
+
+__all__ = ["Tier", "ChangeSink", "CHILD_COMMAND"]
+
+CHILD_COMMAND = ("-m", "gator_core.child")  # after the interpreter
+_WARNING = SEVERITIES["warning"]
+
+
+class ChangeSink(Protocol):
+    """Where a root tier sends what happens below it (the console)."""
+
+    def change(self, change: dict[str, Any]) -> None: ...
+
+
+def _tail(path: Path, lines: int = 6) -> str:
+    """Last lines of a child's own log, to explain why it died."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - 4096))
+            text = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    kept = [line for line in text.splitlines() if line.strip()][-lines:]
+    return " | ".join(kept)
+
+
+class Tier:
+    """One group or array.  Create, make a scheduler with :meth:`scheduler_context`, then
+    ``await tier.run(scheduler)``."""
+
+    def __init__(
+        self,
+        spec: JobGroup | JobArray,
+        node: NodeConfig,
+        run: RunConfig,
+        *,
+        key: str,
+        token: str,
+        sink: ChangeSink | None = None,
+    ) -> None:
+        self.spec = spec
+        self.node = node
+        self.run_config = run
+        self.key = key
+        self.token = token
+        self.sink = sink
+        self.poke: Callable[[], None] = lambda: None  # set by the uplink of a child tier
+        self.tracking = Path(node.tracking)
+        self.layer = child_layer(node.env, spec) if node.env or spec.env else {}
+        self.children = plan_children(spec)
+        self.by_key = {child.key: child for child in self.children}
+        self.by_place = {(child.decl, child.index): child for child in self.children}
+        self.dependents: dict[int, list[Child]] = {}
+        for child in self.children:
+            for _cond, target in child.deps:
+                self.dependents.setdefault(target.sibling, []).append(child)
+        self._job_counts = [count_jobs(node) for node in spec.jobs]
+        self.store = Store(self.tracking)
+        self.scheduler: Scheduler | None = None
+        self.url = ""
+        self.summary = new_summary("running", job=False)
+        self.stopping: str | None = None
+        self.remaining = len(self.children)
+        self.active: dict[str, Child] = {}  # launched or running
+        self._ready: list[Child] = []
+        self._wake = asyncio.Event()
+        self._changes: list[dict[str, Any]] = []
+        self._dirty: set[Child] = set()
+        self._done = {"messages": empty_messages(), "jobs": empty_jobs(), "metrics": {}}
+        self._pending_jobs = sum(self._job_counts[c.decl] for c in self.children)
+        self._failed = False
+        self._watch_sent: dict[str, str] = {}
+        self._spec_cache: dict[int, dict[str, Any]] = {}
+        self._run_dict = {"run": run.to_dict()}
+        self._stop_deadline = 0.0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stop_deadline_span = 0.0
+
+    # -- scheduler wiring -------------------------------------------------------------------------
+    def scheduler_context(self) -> SchedulerContext:
+        return SchedulerContext(
+            path=self.node.path,
+            token=self.token,
+            tracking=self.tracking,
+            interval=self.run_config.interval,
+            grace=self.run_config.grace,
+            events=self._on_event,
+            log=self.message,
+            inherited=self.run_config.sched_inherited or None,
+        )
+
+    def message(self, severity: int, text: str) -> None:
+        """A message of the tier itself, stored and (when serious) passed up."""
+        self.store.add_message(severity, text)
+        if severity >= _WARNING:
+            self._change({"event": "message", "path": self.node.path, "severity":
+                          SEVERITY_NAMES.get(severity, "warning"), "text": text})
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- reporting ------------------------------------------------------------------------------
+    def _change(self, change: dict[str, Any]) -> None:
+        if self.sink is not None:
+            self.sink.change(change)
+        else:
+            self._changes.append(change)
+            self.poke()
+
+    def _child_path(self, child: Child) -> str:
+        return f"{self.node.path}.{child.key}"
+
+    def current_summary(self) -> dict[str, Any]:
+        """This tier's summary now: finished children folded in, the rest added live."""
+        summary = self.summary
+        messages = dict(self._done["messages"])
+        jobs = dict(self._done["jobs"])
+        metrics = {name: dict(stats) for name, stats in self._done["metrics"].items()}
+        jobs["pending"] += self._pending_jobs
+        jobs["total"] += self._pending_jobs
+        for child in self.active.values():
+            part = child.summary
+            if part is None:
+                count = self._job_counts[child.decl]
+                jobs["total"] += count
+                jobs["running" if child.state == "running" else "pending"] += count
+                continue
+            self._fold(messages, jobs, metrics, part, child.kind)
+        summary["messages"], summary["jobs"], summary["metrics"] = messages, jobs, metrics
+        return summary
+
+    @staticmethod
+    def _fold(messages: dict[str, int], jobs: dict[str, int], metrics: dict[str, Any],
+              part: dict[str, Any], kind: str) -> None:
+        for name, value in part.get("messages", {}).items():
+            if name in messages:
+                messages[name] += int(value)
+        for name, value in part.get("jobs", {}).items():
+            if name in jobs:
+                jobs[name] += int(value)
+        for name, value in part.get("metrics", {}).items():
+            if kind == "job" and not isinstance(value, (int, float)):
+                continue
+            merge_stats(metrics.setdefault(name, {}), value)
+
+    def snapshot(self) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, str]]:
+        """For the uplink: summary, changes since the last call, watched outcomes."""
+        changes, self._changes = self._changes, []
+        return self.current_summary(), changes, dict(self._watch_sent)
+
+    # -- child bookkeeping ----------------------------------------------------------------------
+    def _row(self, child: Child) -> dict[str, Any]:
+        summary = child.summary or {}
+        return {
+            "id": child.key, "path": self._child_path(child), "decl": child.decl,
+            "index": child.index, "result": summary.get("result", child.state
+                                                         if child.state != "launched" else "pending"),
+            "summary": summary, "native_id": child.native_id, "host": child.host,
+            "pending_reason": child.pending_reason,
+        }
+
+    def _touch(self, child: Child) -> None:
+        self._dirty.add(child)
+
+    def _flush(self) -> None:
+        for child in self._dirty:
+            self.store.set_child(child.key, child.position, child.kind, child.state, self._row(child))
+            if child.state == "done":
+                child.summary = None  # folded in and stored: a large array must stay small
+        self._dirty.clear()
+        self.store.set_attr("summary", self.current_summary())
+        self.store.flush()
+
+    def _finish(self, child: Child, summary: dict[str, Any]) -> None:
+        """Record a child's final summary and let its dependants move."""
+        if child.state == "done":
+            return
+        was_pending = child.state == "pending"
+        child.state = "done"
+        child.summary = summary
+        child.outcome = dependency_outcome(summary, child.kind)
+        child.link = None
+        self.active.pop(child.key, None)
+        if was_pending:
+            self._pending_jobs -= self._job_counts[child.decl]
+        self._fold(self._done["messages"], self._done["jobs"], self._done["metrics"], summary,
+                   child.kind)
+        if summary.get("result") in ("fail", "lost") or child.outcome == "fail":
+            self._failed = True
+        self.remaining -= 1
+        self._touch(child)
+        path = self._child_path(child)
+        started, stopped = summary.get("started"), summary.get("stopped")
+        self._change({
+            "event": "finish", "path": path, "kind": child.kind,
+            "result": summary.get("result"), "exit_code": summary.get("exit_code"),
+            "reason": summary.get("reason"),
+            "duration": (stopped - started) if started and stopped else None,
+            "log": str(self.tracking / child.key / LOG_NAME),
+            "messages": summary.get("messages", {}),
+        })
+        self._update_dependants(child)
+        self._report_watched()
+        self._wake.set()
+
+    def _final_summary(self, child: Child, result: str, reason: str) -> dict[str, Any]:
+        """A summary the tier writes for a child that could not give its own.
+
+        For a group or array, jobs it had not finished count under this result
+        (lost with a lost tier, skipped with a skipped one).
+        """
+        last = child.summary or {}
+        summary = new_summary(result, job=child.kind == "job")
+        summary["reason"] = reason
+        summary["messages"] = dict(last.get("messages") or empty_messages())
+        summary["metrics"] = dict(last.get("metrics") or {})
+        summary["started"] = last.get("started")
+        summary["stopped"] = time.time() if summary["started"] else None
+        if child.kind != "job":
+            jobs = empty_jobs()
+            for name in ("passed", "failed", "skipped", "lost"):
+                jobs[name] = int((last.get("jobs") or {}).get(name, 0))
+            expected = self._job_counts[child.decl]
+            unsettled = max(0, expected - sum(jobs.values()))
+            jobs[{"lost": "lost", "fail": "failed", "skipped": "skipped"}[result]] += unsettled
+            jobs["total"] = expected
+            summary["jobs"] = jobs
+        return summary
+
+    def lose(self, child: Child, reason: str) -> None:
+        if child.state == "done":
+            return
+        self.message(SEVERITIES["error"], f"{self._child_path(child)} lost: {reason}")
+        if child.link is not None:
+            self._spawn(child.link.refuse(f"marked lost: {reason}"))
+        self._finish(child, self._final_summary(child, "lost", reason))
+        if self.scheduler is not None:
+            self._spawn(self._terminate([child.key]))
+
+    def _fail(self, child: Child, reason: str) -> None:
+        self.message(SEVERITIES["error"], f"{self._child_path(child)} failed: {reason}")
+        self._finish(child, self._final_summary(child, "fail", reason))
+
+    def _skip(self, child: Child, reason: str) -> None:
+        self._finish(child, self._final_summary(child, "skipped", reason))
+
+    async def _terminate(self, keys: list[str]) -> None:
+        assert self.scheduler is not None
+        try:
+            await self.scheduler.terminate(keys)
+        except Exception as exc:  # the scheduler's trouble must not take the tier down
+            self.message(SEVERITIES["error"], f"scheduler could not terminate {', '.join(keys)}: {exc}")
+
+    # -- dependencies ---------------------------------------------------------------------------
+    def _target_outcome(self, child: Child, target: Any) -> str | None:
+        other = self.by_place.get((target.sibling, child.index))
+        if other is None:
+            return "skipped"
+        if not target.subpath:
+            return other.outcome
+        name = ".".join(target.subpath)
+        if other.watched and name in other.watched:
+            return other.watched[name]
+        if other.state == "done":  # it ended without saying: it never ran that part
+            return "skipped" if other.outcome == "skipped" else "fail"
+        return None
+
+    def _check(self, child: Child) -> str | None:
+        """'ready', a reason to skip, or None to keep waiting."""
+        waiting = False
+        for cond, target in child.deps:
+            outcome = self._target_outcome(child, target)
+            label = ".".join((self.spec.jobs[target.sibling].id or f"T{target.sibling}",
+                              *target.subpath))
+            if outcome is None:
+                waiting = True
+            elif cond == "on_pass" and outcome != "pass":
+                return f"on_pass: '{label}' {'did not run' if outcome == 'skipped' else 'failed'}"
+            elif cond == "on_fail" and outcome != "fail":
+                return f"on_fail: '{label}' {'did not run' if outcome == 'skipped' else 'passed'}"
+        return None if waiting else "ready"
+
+    def _consider(self, child: Child) -> None:
+        if child.state != "pending":
+            return
+        if self.stopping:
+            self._skip(child, f"not started: {self.stopping}")
+            return
+        verdict = self._check(child) if child.deps else "ready"
+        if verdict == "ready":
+            self._ready.append(child)
+            self._wake.set()
+        elif verdict is not None:
+            self._skip(child, verdict)
+
+    def _update_dependants(self, child: Child) -> None:
+        for dependant in self.dependents.get(child.decl, ()):
+            if dependant.index == child.index:
+                self._consider(dependant)
+
+    def _report_watched(self) -> None:
+        """Outcomes of descendants our parent waits on, as soon as they are known."""
+        for name in self.node.watch:
+            if name in self._watch_sent:
+                continue
+            head, _, rest = name.partition(".")
+            decls = [p for p, n in enumerate(self.spec.jobs) if (n.id or f"T{p}") == head]
+            if not decls:
+                continue
+            outcomes = []
+            for child in self.children:
+                if child.decl != decls[0]:
+                    continue
+                if rest:
+                    value = (child.watched or {}).get(rest)
+                    if value is None and child.state == "done":
+                        value = "skipped" if child.outcome == "skipped" else "fail"
+                else:
+                    value = child.outcome
+                outcomes.append(value)
+            if any(o is None for o in outcomes):
+                continue
+            if "fail" in outcomes:
+                self._watch_sent[name] = "fail"
+            elif "skipped" in outcomes:
+                self._watch_sent[name] = "skipped"
+            else:
+                self._watch_sent[name] = "pass"
+            self.poke()
+
+    # -- scheduler events ---------------------------------------------------------------------
+    def _on_event(self, event: ChildEvent) -> None:
+        child = self.by_key.get(event.key)
+        if child is None or child.state == "done":
+            return
+        kind = event.kind
+        if kind is EventKind.SUBMITTED:
+            child.native_id = event.native_id
+            self._touch(child)
+        elif kind is EventKind.PENDING:
+            child.pending_reason = event.reason
+            self._touch(child)
+        elif kind is EventKind.RUNNING:
+            child.host = event.host or child.host
+            child.native_id = event.native_id or child.native_id
+            if not child.started_at:
+                child.started_at = time.monotonic()
+            self._touch(child)
+        elif kind is EventKind.FAILED:
+            self._fail(child, event.reason or "the scheduler could not launch it")
+        elif kind is EventKind.EXITED:
+            child.exit_event = event
+            child.exit_at = time.monotonic()
+            if child.link is None:
+                self._exited_without_report(child)
+            # else: the final report may still be in flight; the monitor gives it a moment
+
+    def _exited_without_report(self, child: Child) -> None:
+        event = child.exit_event
+        if self.stopping and child.state == "launched":
+            self._skip(child, f"not started: {self.stopping}")
+            return
+        detail = event.state or describe_status(event.returncode)
+        if event.reason:
+            detail = f"{detail}: {event.reason}"
+        tail = _tail(self.tracking / child.key / CHILD_LOG_NAME)
+        reason = f"process ended without a final report ({detail})"
+        if tail:
+            reason += f"; its last output: {tail}"
+        self.lose(child, reason)
+
+    # -- serving children --------------------------------------------------------------------------
+    def _refused(self, text: str) -> None:
+        self.message(_WARNING, text)
+
+    def _welcome(self, child: Child) -> Welcome:
+        spec = self._spec_cache.get(child.decl)
+        if spec is None:
+            spec = self._spec_cache[child.decl] = to_dict(child.node)
+        arrays = list(self.node.arrays)
+        if isinstance(self.spec, JobArray) and child.index is not None:
+            arrays.append((self.key, child.index))
+        node = NodeConfig(
+            path=self._child_path(child),
+            tracking=str(self.tracking / child.key),
+            cwd=resolve_cwd(self.node.cwd, child.node),
+            env=child_layer(self.layer, child.node),
+            arrays=arrays,
+            watch=list(child.watch),
+        )
+        return Welcome(spec=spec, config={**self._run_dict, "node": node.to_dict()})
+
+    async def _serve(self, link: PeerLink) -> None:
+        timeout = max(10.0, 2 * self.run_config.interval)
+        try:
+            hello = await asyncio.wait_for(link.receive(), timeout)
+        except ProtocolError as exc:
+            self.message(_WARNING, f"refused a peer at {link.remote}: {exc}")
+            await link.refuse(str(exc))
+            return
+        except (ConnectionClosed, asyncio.TimeoutError):
+            return
+        assert isinstance(hello, Hello)
+        child = self.by_key.get(hello.key)
+        problem = None
+        if child is None:
+            problem = f"no child '{hello.key}' here"
+        elif child.state == "done":
+            problem = f"child '{hello.key}' has already finished"
+        elif child.link is not None and not hello.resume:
+            problem = f"child '{hello.key}' is already connected"
+        if problem is not None or child is None:
+            self.message(_WARNING, f"refused a peer at {link.remote}: {problem}")
+            await link.refuse(problem or "refused")
+            return
+        child.link = link
+        child.last_seen = time.monotonic()
+        child.host = hello.host or child.host
+        if child.state != "running":
+            child.state = "running"
+            child.started_at = child.started_at or time.monotonic()
+            self.active[child.key] = child
+            if child.kind == "job" or self.sink is not None:
+                self._change({"event": "start", "path": self._child_path(child), "kind": child.kind,
+                              "time": time.time()})
+        self._touch(child)
+        try:
+            await link.send(self._welcome(child))
+            while True:
+                message = await link.receive()
+                child.last_seen = time.monotonic()
+                if isinstance(message, Heartbeat):
+                    continue
+                if isinstance(message, (Update, Complete)):
+                    for change in message.changes:
+                        self._change(change)
+                    if message.watched:
+                        child.watched = {**(child.watched or {}), **message.watched}
+                        self._update_dependants(child)
+                        self._report_watched()
+                if isinstance(message, Update):
+                    if child.state != "done":
+                        child.summary = message.summary
+                        self._touch(child)
+                        self.poke()
+                elif isinstance(message, Complete):
+                    summary = dict(message.summary)
+                    if summary.get("result") not in FINAL_RESULTS:
+                        summary["result"] = "fail"
+                        summary["reason"] = "final report without a final result"
+                    self._finish(child, summary)
+                    await link.send(Ack())
+                    return
+        except ProtocolError as exc:
+            self.message(_WARNING, f"{self._child_path(child)} sent a bad message: {exc}")
+            await link.refuse(str(exc))
+        except ConnectionClosed:
+            pass
+        finally:
+            if child.link is link:
+                child.link = None
+                if child.exit_event is not None and child.state != "done":
+                    self._exited_without_report(child)
+
+    # -- launching ------------------------------------------------------------------------------
+    def _request(self, child: Child) -> LaunchRequest:
+        assert self.scheduler is not None
+        node = child.node
+        resources = Resources.from_spec(node.resources) if isinstance(node, Job) else Resources(cores=0)
+        array = None
+        if child.index is not None:
+            array = ArrayRef(self.node.path, child.index, self.spec.repeats,  # type: ignore[union-attr]
+                             node.id or f"T{child.decl}")
+        request = LaunchRequest(
+            key=child.key,
+            path=self._child_path(child),
+            kind=child.kind,
+            argv=(self.scheduler.python, *CHILD_COMMAND),
+            env={PARENT_URL: self.url, TOKEN: self.token, CHILD_KEY: child.key},
+            cwd=self.run_config.launch_dir,
+            tracking=str(self.tracking / child.key),
+            resources=resources,
+            array=array,
+        )
+        url = self.scheduler.parent_url(request, self.url)
+        if url != self.url:
+            request = LaunchRequest(**{**request.__dict__, "env": {**request.env, PARENT_URL: url}})
+        return request
+
+    async def _launch_ready(self) -> None:
+        batch, self._ready = self._ready, []
+        if self.stopping:
+            for child in batch:
+                self._consider(child)  # skips it
+            return
+        assert self.scheduler is not None
+        requests = []
+        launched = []
+        for child in batch:
+            if child.state != "pending":  # considered ready more than once
+                continue
+            launched.append(child)
+            child.state = "launched"
+            self._pending_jobs -= self._job_counts[child.decl]
+            self.active[child.key] = child
+            self._touch(child)
+            requests.append(self._request(child))
+        try:
+            await self.scheduler.launch(requests)
+        except Exception as exc:  # a broken plugin must not hang the tree
+            for child in launched:
+                if child.state != "done":
+                    self._fail(child, f"scheduler could not launch it: {type(exc).__name__}: {exc}")
+
+    # -- monitoring -----------------------------------------------------------------------------
+    async def _monitor(self) -> None:
+        interval = self.run_config.interval
+        period = min(max(interval / 4, 0.05), 0.5)
+        limit = 2 * interval
+        while True:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            for child in list(self.active.values()):
+                if child.state == "done":
+                    continue
+                if child.exit_event is not None and now - child.exit_at > 1.0:
+                    self._exited_without_report(child)
+                elif child.state == "running" and now - child.last_seen > limit:
+                    silent = now - child.last_seen
+                    self.lose(child, f"no heartbeat for {silent:.1f} s (interval {interval:g} s)")
+                elif child.state == "launched" and child.started_at and now - child.started_at > limit:
+                    self.lose(child, f"started but did not connect within {limit:g} s")
+            if self.stopping and self._stop_deadline and now > self._stop_deadline:
+                for child in list(self.active.values()):
+                    self.lose(child, f"did not stop within {self._stop_deadline_span:g} s")
+                self._stop_deadline = 0.0
+
+    async def _flush_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            self._flush()
+
+    def stop(self, reason: str) -> None:
+        """Stop the subtree: nothing new starts, running children are told to stop."""
+        if self.stopping:
+            return
+        self.stopping = reason
+        self.message(_WARNING, f"stopping: {reason}")
+        span = self.run_config.grace + 2 * self.run_config.interval + 5.0
+        self._stop_deadline_span = span
+        self._stop_deadline = time.monotonic() + span
+        for child in self.children:
+            if child.state == "pending":
+                self._skip(child, f"not started: {reason}")
+        queued = []
+        for child in list(self.active.values()):
+            if child.link is not None:
+                self._spawn(self._send_stop(child.link, reason))
+            else:
+                queued.append(child.key)
+        if queued and self.scheduler is not None:
+            self._spawn(self._terminate(queued))
+        self._wake.set()
+
+    def force_stop(self, reason: str) -> None:
+        """Stop without waiting for children to finish on their own."""
+        self.stop(reason)
+        self._stop_deadline = time.monotonic()  # the monitor gives up on the rest at once
+
+    async def _send_stop(self, link: PeerLink, reason: str) -> None:
+        try:
+            await link.send(Stop(reason))
+        except ConnectionClosed:
+            pass
+
+    # -- the run ------------------------------------------------------------------------------
+    async def run(self, scheduler: Scheduler) -> dict[str, Any]:
+        """Run every child to completion (or until stopped); return the final summary."""
+        self.scheduler = scheduler
+        # What this tier's scheduler exports reaches the schedulers of its child tiers.
+        self.run_config = replace(self.run_config, sched_inherited=scheduler.export())
+        self._run_dict = {"run": self.run_config.to_dict()}
+        started = time.time()
+        self.summary["started"] = started
+        self.store.set_attrs({
+            "id": self.key, "path": self.node.path, "kind": "array" if isinstance(self.spec, JobArray)
+            else "group", "started": started, "scheduler": type(scheduler).name,
+            "expected_jobs": count_jobs(self.spec),
+        })
+        server = ParentServer(scheduler.listen_host(), self.token, self._serve, self._refused)
+        self.url = await server.start()
+        self.store.set_attr("url", self.url)
+        monitor = asyncio.create_task(self._monitor())
+        flusher = asyncio.create_task(self._flush_periodically())
+        self._dirty.update(self.children)  # every child is visible to `gator show` from the start
+        try:
+            for child in self.children:
+                self._consider(child)
+            while self.remaining > 0:
+                await self._wake.wait()
+                self._wake.clear()
+                if self._ready:
+                    await self._launch_ready()
+        finally:
+            monitor.cancel()
+            flusher.cancel()
+            await server.close()
+            for task in list(self._tasks):
+                task.cancel()
+        stopped = time.time()
+        summary = self.current_summary()
+        failed = self._failed or summary["jobs"]["failed"] or summary["jobs"]["lost"]
+        summary.update(result="fail" if failed else "pass", stopped=stopped)
+        if self.stopping:
+            summary["reason"] = f"stopped: {self.stopping}"
+        self.store.set_attrs({"stopped": stopped, "result": summary["result"],
+                              "reason": summary["reason"], "summary": summary})
+        self._flush()
+        return summary
+
+    def close(self) -> None:
+        self.store.close()
