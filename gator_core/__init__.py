@@ -62,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "descendants": "procs",
     "reap_zombies": "procs",
     "child_main": "child",
+    "RELEASE_FD": "envvars",
     "preload_child": "child",
     # errors
     "GatorError": "exceptions",
@@ -93,16 +94,50 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .child import main as child_main, preload as preload_child
+    from .child import main as child_main
+    from .child import preload as preload_child
     from .config import Limits
-    from .exceptions import (ChildError, GatorError, LaunchError, ProtocolError, SchedulerError,
-                             SpecError, SpecIssue, StoreError, UsageError)
+    from .envvars import RELEASE_FD
+    from .exceptions import (
+        ChildError,
+        GatorError,
+        LaunchError,
+        ProtocolError,
+        SchedulerError,
+        SpecError,
+        SpecIssue,
+        StoreError,
+        UsageError,
+    )
     from .hookspecs import hookimpl, hookspec
     from .procs import become_subreaper, descendants, reap_zombies, signal_tree
     from .resources import Capacity, ResourcePool
     from .results import NodeResult, load_results
     from .runner import run, run_async
-    from .scheduler import (ArrayRef, ChildEvent, EventKind, LaunchRequest, Option, Resources,
-                            Scheduler, SchedulerContext, parse_bool, parse_positive_int, parse_size)
-    from .spec import (Cores, Feature, Job, JobArray, JobGroup, License, Memory, dump_spec,
-                       load_spec, loads_spec, spec_schema, validate)
+    from .scheduler import (
+        ArrayRef,
+        ChildEvent,
+        EventKind,
+        LaunchRequest,
+        Option,
+        Resources,
+        Scheduler,
+        SchedulerContext,
+        parse_bool,
+        parse_positive_int,
+        parse_size,
+    )
+    from .spec import (
+        Cores,
+        Feature,
+        Job,
+        JobArray,
+        JobGroup,
+        License,
+        Memory,
+        dump_spec,
+        load_spec,
+        loads_spec,
+        spec_schema,
+        validate,
+    )

@@ -2,10 +2,13 @@
 
 The child reads three variables set by its parent's scheduler request:
 ``GATOR_PARENT_URL``, ``GATOR_TOKEN`` and ``GATOR_CHILD``.  It connects,
-says hello, receives its part of the spec and the run's settings, runs as a
-wrapper (for a ``!Job``) or a tier (for a group or array), reports the final
-summary and exits.  Exit status: 0 when the parent acknowledged the final
-report, 3 when the parent was lost, 2 when the child could not start at all.
+says hello, receives its part of the spec and the run's settings, then runs
+as a wrapper (a ``!Job``: synchronous, see :mod:`gator_core.wrapper`) or as a
+tier (a group or array: asyncio, see :mod:`gator_core.tier`), reports the
+final summary and exits.
+
+Exit status: 0 when the parent acknowledged the final report, 3 when the
+parent was lost, 2 when the child could not start at all.
 """
 
 from __future__ import annotations
@@ -15,16 +18,14 @@ import os
 import signal
 import socket
 import sys
-from typing import Any
 
 from .config import NodeConfig, RunConfig
 from .envvars import CHILD_KEY, PARENT_URL, TOKEN
-from .exceptions import ChildError, GatorError, ProtocolError
+from .exceptions import ChildError, GatorError
 from .protocol import Hello, Refuse, Welcome
 from .spec.model import Job
 from .spec.serial import from_dict
-from .transport import ConnectionClosed, connect_parent
-from .uplink import UpLink
+from .synclink import SyncParentLink
 
 __all__ = ["main", "preload", "CONNECT_TIMEOUT"]
 
@@ -36,57 +37,37 @@ def preload() -> None:
 
     The local scheduler's agent calls this once, then forks children from it.
     """
-    from . import plugins, tier, wrapper  # noqa: F401
+    from . import plugins, store, tier, uplink, wrapper  # noqa: F401
 
     plugins.plugin_manager()
+    store._empty_database()  # made once here, copied by every forked child
 
 
-def _install_stop_handlers(stop: Any) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        loop.add_signal_handler(sig, stop, f"received {signal.Signals(sig).name}")
-
-
-async def _run_job(job: Job, welcome: Welcome, link: Any, url: str, token: str, key: str) -> int:
-    from .wrapper import Wrapper
-
-    run = RunConfig.from_dict(welcome.config["run"])
-    node = NodeConfig.from_dict(welcome.config["node"])
-    wrapper = Wrapper(job, node, run, key=key)
-    uplink = UpLink(link, url=url, token=token, key=key, interval=run.interval,
-                    snapshot=wrapper.snapshot, on_stop=wrapper.stop)
-    wrapper.uplink = uplink
-    _install_stop_handlers(wrapper.stop)
-    uplink.start()
-    try:
-        summary = await wrapper.run()
-        if uplink.parent_lost:
-            wrapper.message(40, f"finished without a parent: {uplink.parent_lost}")
-            wrapper.flush()
-            return 3
-        ok = await uplink.complete(summary, [], {})
-        return 0 if ok else 3
-    finally:
-        wrapper.close()
-        await uplink.close()
-
-
-async def _run_tier(spec: Any, welcome: Welcome, link: Any, url: str, token: str, key: str) -> int:
+async def _run_tier(spec: object, welcome: Welcome, link: SyncParentLink, url: str, token: str,
+                    key: str) -> int:
     from .plugins import scheduler_class
     from .tier import Tier
+    from .transport import ParentLink
+    from .uplink import UpLink
 
+    sock, buffered = link.detach()
+    reader, writer = await asyncio.open_connection(sock=sock)
+    parent = ParentLink(reader, writer, buffered)
+    parent.protocol.state = "active"  # the welcome was read by the synchronous link
     run = RunConfig.from_dict(welcome.config["run"])
     node = NodeConfig.from_dict(welcome.config["node"])
-    tier = Tier(spec, node, run, key=key, token=token)
-    uplink = UpLink(link, url=url, token=token, key=key, interval=run.interval,
+    tier = Tier(spec, node, run, key=key, token=token)  # type: ignore[arg-type]
+    uplink = UpLink(parent, url=url, token=token, key=key, interval=run.interval,
                     snapshot=tier.snapshot, on_stop=tier.stop)
     tier.poke = uplink.poke
-    _install_stop_handlers(tier.stop)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.add_signal_handler(sig, tier.stop, f"received {signal.Signals(sig).name}")
     uplink.start()
     try:
         cls = scheduler_class(run.scheduler)
         async with cls(run.sched_options, tier.scheduler_context()) as scheduler:
-            summary = await tier.run(scheduler)
+            await tier.run(scheduler)
         if uplink.parent_lost:
             return 3
         summary, changes, watched = tier.snapshot()
@@ -98,20 +79,28 @@ async def _run_tier(spec: Any, welcome: Welcome, link: Any, url: str, token: str
         await uplink.close()
 
 
-async def _child(url: str, token: str, key: str) -> int:
-    link = await connect_parent(url, token, timeout=CONNECT_TIMEOUT)
-    await link.send(Hello(key, pid=os.getpid(), host=socket.gethostname()))
+def _child(url: str, token: str, key: str) -> int:
+    link = SyncParentLink.connect(url, token, timeout=CONNECT_TIMEOUT)
     try:
-        welcome = await asyncio.wait_for(link.receive(), CONNECT_TIMEOUT)
-    except (ConnectionClosed, asyncio.TimeoutError) as exc:
-        raise ChildError(f"parent at {url} did not send the spec: {exc or 'timed out'}") from None
+        link.send(Hello(key, pid=os.getpid(), host=socket.gethostname()))
+        welcome = link.receive(CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as exc:
+        link.close()
+        raise ChildError(f"parent at {url} did not send the spec: {exc}") from None
     if isinstance(welcome, Refuse):
+        link.close()
         raise ChildError(f"parent refused child '{key}': {welcome.reason}")
     assert isinstance(welcome, Welcome)
     spec = from_dict(welcome.spec)
     if isinstance(spec, Job):
-        return await _run_job(spec, welcome, link, url, token, key)
-    return await _run_tier(spec, welcome, link, url, token, key)
+        from .wrapper import Wrapper
+
+        run = RunConfig.from_dict(welcome.config["run"])
+        node = NodeConfig.from_dict(welcome.config["node"])
+        return Wrapper(spec, node, run, key=key, link=link, url=url, token=token).run()
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    return loop.run_until_complete(_run_tier(spec, welcome, link, url, token, key))
 
 
 def main() -> int:
@@ -122,11 +111,9 @@ def main() -> int:
               file=sys.stderr)
         return 2
     url, token, key = os.environ[PARENT_URL], os.environ[TOKEN], os.environ[CHILD_KEY]
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
     try:
-        return loop.run_until_complete(_child(url, token, key))
-    except (GatorError, ProtocolError) as exc:
+        return _child(url, token, key)
+    except GatorError as exc:
         print(f"gator child '{key}': {exc}", file=sys.stderr)
         return 2
     finally:

@@ -13,7 +13,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Optional
 
 import typer
 
@@ -39,7 +39,7 @@ def _fail(message: str, code: int = 2) -> None:
 def run(
     spec: Path = typer.Argument(..., help="YAML spec file (!Job, !JobGroup or !JobArray)."),
     scheduler: str = typer.Option("local", "--scheduler", "-s", help="Scheduler plugin to launch children with."),
-    sched_arg: List[str] = typer.Option([], "--sched-arg", "-a", metavar="KEY=VALUE",
+    sched_arg: list[str] = typer.Option([], "--sched-arg", "-a", metavar="KEY=VALUE",
                                         help="Scheduler option; repeat for more."),
     tracking: Optional[Path] = typer.Option(None, "--tracking", "-t",
                                             help="Directory for the run's records (default: tracking/<timestamp>)."),
@@ -162,8 +162,9 @@ def schedulers() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the app and turn errors into exit codes."""
     try:
-        app(args=argv, prog_name="gator", standalone_mode=False)
-        return 0
+        # Without standalone mode click returns the code of typer.Exit instead of exiting.
+        code = app(args=argv, prog_name="gator", standalone_mode=False)
+        return code if isinstance(code, int) else 0
     except typer.Exit as exc:
         return exc.exit_code
     except SpecError as exc:

@@ -15,12 +15,13 @@ missing variable shows up in the job's command line rather than vanishing.
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 __all__ = [
     "PARENT_URL",
     "TOKEN",
     "CHILD_KEY",
+    "RELEASE_FD",
     "CONTROL_VARIABLES",
     "overlay",
     "expand",
@@ -34,7 +35,11 @@ __all__ = [
 PARENT_URL = "GATOR_PARENT_URL"
 TOKEN = "GATOR_TOKEN"
 CHILD_KEY = "GATOR_CHILD"
-CONTROL_VARIABLES = (PARENT_URL, TOKEN, CHILD_KEY)
+# Optional, set by a scheduler: a file descriptor the wrapper writes one byte to
+# when its job has ended, so that the job's slot can be reused while the
+# wrapper is still reporting.
+RELEASE_FD = "GATOR_RELEASE_FD"
+CONTROL_VARIABLES = (PARENT_URL, TOKEN, CHILD_KEY, RELEASE_FD)
 
 _VAR = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 

@@ -10,7 +10,7 @@ dropped, so CRLF output reads like LF output.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = ["LineSplitter", "MAX_LINE"]
 

@@ -10,7 +10,6 @@ process of a run is left afterwards" holds even for jobs that detach.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import signal
 import time
@@ -20,6 +19,8 @@ import psutil
 
 __all__ = [
     "become_subreaper",
+    "direct_children",
+    "tree_pids",
     "TreeSample",
     "TreeSampler",
     "signal_tree",
@@ -35,10 +36,23 @@ _PR_SET_CHILD_SUBREAPER = 36
 def become_subreaper() -> bool:
     """Adopt orphaned descendants of this process.  False where unsupported."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # dlopen(NULL): the C library is already loaded; find_library would run ldconfig.
+        libc = ctypes.CDLL(None, use_errno=True)
         return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
     except (OSError, AttributeError):  # pragma: no cover - not Linux
         return False
+
+
+def direct_children() -> list[int]:
+    """Pids of this process's children, from /proc (cheap: no scan of every process)."""
+    pids: list[int] = []
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/children", "rb") as handle:
+                pids.extend(int(p) for p in handle.read().split())
+    except OSError:
+        return [proc.pid for proc in descendants() if proc.ppid() == os.getpid()]
+    return pids
 
 
 def descendants(pid: int | None = None) -> list[psutil.Process]:
@@ -110,20 +124,51 @@ class TreeSample:
     procs: int
 
 
-def _high_water(pid: int) -> int:
-    """Peak RSS of one process since it exec'd (VmHWM), in bytes; 0 if unknown."""
+_TICK = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def tree_pids(pid: int) -> list[int]:
+    """``pid`` and all its descendants, read from /proc/<pid>/task/*/children.
+
+    Cheaper than scanning every process on the machine for its parent, which
+    matters when a sample is taken every second by each of many wrappers.
+    """
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        try:
+            for tid in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{tid}/children", "rb") as handle:
+                    todo.extend(int(p) for p in handle.read().split())
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def _stat(pid: int) -> tuple[float, int, int] | None:
+    """(CPU seconds including waited-for children, RSS bytes, peak RSS bytes) of one process."""
     try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        hwm = 0
         with open(f"/proc/{pid}/status", "rb") as handle:
             for line in handle:
                 if line.startswith(b"VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
+                    hwm = int(line.split()[1]) * 1024
+                    break
+    except (OSError, IndexError, ValueError):
+        return None
+    # Fields after the command name: state is [0]; utime, stime, cutime, cstime are
+    # [11]..[14]; rss (in pages) is [21].
+    ticks = int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+    return ticks / _TICK, int(fields[21]) * _PAGE, hwm
 
 
 class TreeSampler:
-    """Samples CPU and RSS of a process and all its descendants.
+    """Samples CPU and RSS of a process and all its descendants, from /proc.
 
     CPU is measured from the change in CPU time between samples, summed over
     the live processes and including the time of children they already
@@ -140,28 +185,19 @@ class TreeSampler:
         self._last: tuple[float, float] | None = None
         self.peak_rss = 0
 
-    def _tree(self) -> list[psutil.Process]:
-        try:
-            root = psutil.Process(self.pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.Error:
-            return []
-
     def sample(self) -> TreeSample | None:
         now = time.monotonic()
         cpu = 0.0
         rss = 0
         procs = 0
-        for proc in self._tree():
-            try:
-                with proc.oneshot():
-                    times = proc.cpu_times()
-                    cpu += times.user + times.system + times.children_user + times.children_system
-                    rss += proc.memory_info().rss
-                self.peak_rss = max(self.peak_rss, _high_water(proc.pid))
-                procs += 1
-            except psutil.Error:
+        for pid in tree_pids(self.pid):
+            stat = _stat(pid)
+            if stat is None:
                 continue
+            cpu += stat[0]
+            rss += stat[1]
+            self.peak_rss = max(self.peak_rss, stat[2])
+            procs += 1
         if procs == 0:
             return None
         self.peak_rss = max(self.peak_rss, rss)

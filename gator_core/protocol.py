@@ -22,7 +22,7 @@ Version 1 conversation::
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
 
 from .exceptions import ProtocolError
@@ -145,8 +145,7 @@ _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 def encode(message: Message) -> str:
     """The JSON text of a message."""
-    data = asdict(message)
-    data["type"] = message.TYPE
+    data = {"type": message.TYPE, **message.__dict__}  # fields are plain JSON values already
     return _encoder.encode(data)
 
 

@@ -9,8 +9,9 @@ limited.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .scheduler import Resources
 from .textutil import human_bytes

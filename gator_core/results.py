@@ -12,9 +12,10 @@ database.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .exceptions import StoreError
 from .store import DB_NAME, LOG_NAME, StoreReader

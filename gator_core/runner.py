@@ -16,9 +16,10 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .config import DEFAULT_GRACE, DEFAULT_INTERVAL, Limits, NodeConfig, RunConfig
 from .exceptions import SpecError, SpecIssue, UsageError

@@ -38,9 +38,10 @@ from __future__ import annotations
 import abc
 import enum
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 from .exceptions import UsageError
 from .spec.model import Cores, Feature, License, Memory, Resource

@@ -18,10 +18,13 @@ Tables::
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from .exceptions import StoreError
 
@@ -63,19 +66,53 @@ def severity_value(name: str) -> int:
         ) from None
 
 
-class Store:
-    """Write side of one node's store.  Not thread-safe: one owner per store."""
+_template: bytes | None = None
 
-    def __init__(self, directory: Path) -> None:
+
+def _empty_database() -> bytes:
+    """An empty store with the schema, in WAL mode, as bytes.
+
+    Writing these bytes is several times cheaper than creating the schema,
+    which matters when a run creates ten thousand stores.
+    """
+    global _template
+    if _template is None:
+        with tempfile.TemporaryDirectory() as scratch:
+            path = os.path.join(scratch, DB_NAME)
+            db = sqlite3.connect(path, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+            db.close()
+            with open(path, "rb") as handle:
+                _template = handle.read()
+    return _template
+
+
+class Store:
+    """Write side of one node's store.  Not thread-safe: one owner per store.
+
+    ``durable=False`` skips fsync (``synchronous=OFF``): what was committed
+    survives a crash of the process, but not necessarily of the machine.  Job
+    stores use it, since ten thousand fsyncs would cost more than the jobs;
+    tier stores stay durable.
+    """
+
+    def __init__(self, directory: Path, *, durable: bool = True) -> None:
         self.directory = Path(directory)
         self.path = self.directory / DB_NAME
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
+            try:
+                with open(self.path, "xb") as handle:
+                    handle.write(_empty_database())
+            except FileExistsError:
+                pass  # a store being reopened (a child that reconnected): keep what it holds
             # isolation_level=None: we open and commit transactions ourselves.
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA synchronous={'NORMAL' if durable else 'OFF'}")
+            if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot create store {self.path}: {exc}") from None
         self._attrs: dict[str, Any] = {}

@@ -16,7 +16,8 @@ never count themselves in ``jobs``.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 __all__ = [
     "RESULTS",

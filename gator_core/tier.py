@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from .children import Child, child_layer, count_jobs, plan_children, resolve_cwd
 from .config import NodeConfig, RunConfig
@@ -431,7 +432,7 @@ class Tier:
             spec = self._spec_cache[child.decl] = to_dict(child.node)
         arrays = list(self.node.arrays)
         if isinstance(self.spec, JobArray) and child.index is not None:
-            arrays.append((self.key, child.index))
+            arrays.append((self.spec.id or self.key, child.index))
         node = NodeConfig(
             path=self._child_path(child),
             tracking=str(self.tracking / child.key),

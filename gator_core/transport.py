@@ -1,9 +1,10 @@
 """Thin websocket layer over :mod:`gator_core.protocol`.
 
-The server authenticates every peer at the HTTP handshake: the request must
-carry ``Authorization: Bearer <run token>``; anything else gets 401 and a
-log line, and the server keeps serving.  The client sends the token the same
-way (it comes from the environment, never from a command line).
+The server (the websockets library) authenticates every peer at the HTTP
+handshake: the request must carry ``Authorization: Bearer <run token>``;
+anything else gets 401 and a log line, and the server keeps serving.  The
+client side (:mod:`gator_core.wsclient` over asyncio streams) sends the token
+the same way; it comes from the environment, never from a command line.
 """
 
 from __future__ import annotations
@@ -13,17 +14,31 @@ import hmac
 import http
 import logging
 import socket
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
-from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from .exceptions import ChildError
+from .exceptions import ChildError, ProtocolError
 from .protocol import ChildSide, Message, ParentSide, Refuse, encode
+from .synclink import SEND_TIMEOUT
+from .wsclient import (
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    FrameReader,
+    HandshakeReader,
+    LinkClosed,
+    close_frame,
+    encode_frame,
+    handshake_request,
+    parse_url,
+)
 
-__all__ = ["ParentServer", "PeerLink", "ParentLink", "connect_parent", "ConnectionClosed", "MAX_MESSAGE"]
+__all__ = ["ParentServer", "PeerLink", "ParentLink", "connect_parent", "ConnectionClosed", "LinkClosed",
+           "MAX_MESSAGE"]
 
 MAX_MESSAGE = 256 * 1024 * 1024  # a welcome for a large subtree can be big
 _log = logging.getLogger("gator.transport")
@@ -116,55 +131,118 @@ class ParentServer:
 
 
 class ParentLink:
-    """A child's connection to its parent."""
+    """A child's connection to its parent, over asyncio streams (used by tiers).
 
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
+    Frames are read and written with :mod:`gator_core.wsclient`, like the
+    wrapper's synchronous link, so both kinds of child speak the same code.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 leftover: bytes) -> None:
+        self.reader = reader
+        self.writer = writer
         self.protocol = ChildSide()
+        self._frames = FrameReader()
+        self._inbox: list[Message] = []
+        self._closed = False
+        self._pending = leftover
 
     async def send(self, message: Message) -> None:
-        await self.ws.send(encode(message))
+        await self._write(encode_frame(OP_TEXT, encode(message).encode()))
+
+    async def _write(self, data: bytes) -> None:
+        if self._closed:
+            raise LinkClosed("the connection to the parent is closed")
+        try:
+            self.writer.write(data)
+            await asyncio.wait_for(self.writer.drain(), SEND_TIMEOUT)
+        except (OSError, asyncio.TimeoutError) as exc:
+            self._closed = True
+            raise LinkClosed(f"cannot send to the parent: {exc}") from None
 
     async def receive(self) -> Message:
-        return self.protocol.receive(await self.ws.recv())
+        """The next message; raises LinkClosed when the connection ends."""
+        while not self._inbox:
+            if self._pending:
+                data, self._pending = self._pending, b""
+            else:
+                if self._closed:
+                    raise LinkClosed("the parent closed the connection")
+                try:
+                    data = await self.reader.read(1 << 20)
+                except OSError as exc:
+                    self._closed = True
+                    raise LinkClosed(f"connection to the parent broke: {exc}") from None
+                if not data:
+                    self._closed = True
+                    raise LinkClosed("the parent closed the connection")
+            for frame in self._frames.feed(data):
+                if frame.opcode == OP_TEXT:
+                    self._inbox.append(self.protocol.receive(frame.payload.decode("utf-8", "replace")))
+                elif frame.opcode == OP_PING:
+                    await self._write(encode_frame(OP_PONG, frame.payload))
+                elif frame.opcode == OP_CLOSE:
+                    try:
+                        await self._write(close_frame())
+                    except LinkClosed:
+                        pass
+                    self._closed = True
+        return self._inbox.pop(0)
 
     async def close(self) -> None:
+        if not self._closed:
+            try:
+                await self._write(close_frame())
+            except LinkClosed:
+                pass
+            self._closed = True
+        self.writer.close()
         try:
-            await asyncio.wait_for(self.ws.close(), timeout=2)
-        except (asyncio.TimeoutError, ConnectionClosed, OSError):
+            await asyncio.wait_for(self.writer.wait_closed(), 2)
+        except (asyncio.TimeoutError, OSError):
             pass
+
+
+async def _attempt(url: str, token: str, timeout: float) -> ParentLink:
+    endpoint = parse_url(url)
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection(endpoint.host, endpoint.port), timeout)
+    try:
+        request, key = handshake_request(endpoint, {"Authorization": f"Bearer {token}"})
+        writer.write(request)
+        handshake = HandshakeReader(key)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            data = await asyncio.wait_for(reader.read(65536), max(0.1, deadline - loop.time()))
+            if not data:
+                raise ConnectionResetError("parent closed the connection during the handshake")
+            rest = handshake.feed(data)
+            if rest is not None:
+                return ParentLink(reader, writer, rest)
+    except BaseException:
+        writer.close()
+        raise
 
 
 async def connect_parent(url: str, token: str, *, timeout: float) -> ParentLink:
     """Connect to a parent, retrying with back-off until ``timeout`` seconds pass.
 
-    An authentication failure is not retried.  Raises :class:`ChildError`.
+    A refusal (wrong token) is not retried.  Raises :class:`ChildError`.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     delay = 0.05
-    last: str = "no attempt"
+    last = "no attempt"
     while True:
         remaining = deadline - loop.time()
         try:
-            ws = await connect(
-                url,
-                additional_headers={"Authorization": f"Bearer {token}"},
-                compression=None,
-                ping_interval=None,
-                max_size=MAX_MESSAGE,
-                max_queue=None,
-                open_timeout=max(0.5, min(remaining, 10.0)),
-                user_agent_header=None,
-            )
-            return ParentLink(ws)
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            raise ChildError(f"parent at {url} refused the connection (HTTP {status})") from None
-        except (OSError, InvalidHandshake, asyncio.TimeoutError) as exc:
+            return await _attempt(url, token, max(0.5, min(remaining, 10.0)))
+        except ProtocolError as exc:
+            raise ChildError(f"parent at {url} refused the connection: {exc}") from None
+        except (OSError, asyncio.TimeoutError) as exc:
             last = f"{type(exc).__name__}: {exc}"
         if loop.time() + delay > deadline:
             raise ChildError(f"cannot reach parent at {url} within {timeout:.0f} s ({last})")
         await asyncio.sleep(delay)
         delay = min(delay * 2, 2.0)
-

@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .exceptions import ChildError, ProtocolError
 from .protocol import Ack, Complete, Heartbeat, Hello, Refuse, Stop, Update, Welcome
-from .transport import ConnectionClosed, ParentLink, connect_parent
+from .transport import LinkClosed, ParentLink, connect_parent
 
 __all__ = ["UpLink", "Snapshot", "MIN_UPDATE_GAP"]
 
@@ -67,7 +68,7 @@ class UpLink:
                 await self.link.send(message)
                 self._last_send = self._loop.time()
                 return True
-            except (ConnectionClosed, OSError):
+            except (LinkClosed, OSError):
                 return False
 
     async def _sender(self) -> None:
@@ -92,7 +93,7 @@ class UpLink:
         while True:
             try:
                 message = await self.link.receive()
-            except ConnectionClosed:
+            except LinkClosed:
                 if self._acked.is_set():
                     return
                 if not await self._reconnect():
@@ -125,7 +126,7 @@ class UpLink:
             reply = await asyncio.wait_for(link.receive(), timeout=timeout)
             if not isinstance(reply, Welcome):
                 raise ChildError(f"parent answered the reconnection with {reply.TYPE}")
-        except (ChildError, ProtocolError, ConnectionClosed, OSError, asyncio.TimeoutError) as exc:
+        except (ChildError, ProtocolError, LinkClosed, OSError, asyncio.TimeoutError) as exc:
             self._lose(f"lost the connection to the parent and could not reconnect: {exc}")
             return False
         self.link = link

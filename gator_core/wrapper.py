@@ -9,80 +9,107 @@ runs (see :class:`~gator_core.procs.TreeSampler`); at the end, CPU time comes
 from the kernel's accounting of every descendant that was waited for.
 
 Pass means exit code 0 and message counts within the run's limits.
+
+The wrapper is one synchronous ``selectors`` loop over the job's pipes, its
+exit (a pidfd), the parent connection and a wake-up pipe for signals, with
+timers for flushing the store, sampling, reporting and killing.  It is not
+built on asyncio on purpose: a run forks one wrapper per job, and each pays
+for what it touches after the fork (see docs/performance.md).
 """
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import os
 import resource
+import selectors
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .config import NodeConfig, RunConfig
-from .envvars import array_variables, expand, job_environment
+from .envvars import RELEASE_FD, array_variables, expand, job_environment
+from .exceptions import ChildError, ProtocolError
 from .lines import LineSplitter
-from .procs import TreeSampler, become_subreaper, describe_status, reap_zombies, signal_tree
+from .procs import (
+    TreeSampler,
+    become_subreaper,
+    describe_status,
+    direct_children,
+    reap_zombies,
+    signal_tree,
+)
+from .protocol import Ack, Complete, Heartbeat, Hello, Refuse, Stop, Update, Welcome
 from .spec.model import Job
 from .store import LOG_NAME, SEVERITIES, SEVERITY_NAMES, Store
 from .summary import job_counts, new_summary
-from .uplink import UpLink
+from .synclink import SyncParentLink
+from .wsclient import LinkClosed
 
-__all__ = ["Wrapper", "SAMPLE_INTERVAL", "FIRST_SAMPLES", "FLUSH_INTERVAL", "DRAIN_TIMEOUT"]
+__all__ = ["Wrapper", "SAMPLE_INTERVAL", "FIRST_SAMPLES", "FLUSH_INTERVAL", "DRAIN_TIMEOUT",
+           "MIN_UPDATE_GAP"]
 
 SAMPLE_INTERVAL = 1.0  # seconds between CPU/memory samples of the job's tree
 # The first samples come sooner, so that short jobs get a memory figure too.
 FIRST_SAMPLES = (0.02, 0.08, 0.2, 0.5)
 FLUSH_INTERVAL = 0.5  # seconds between commits of the store (the promise is 1 s)
 DRAIN_TIMEOUT = 1.0  # how long to read output left in the pipes after the job exits
-_INFO, _ERROR, _CRITICAL = SEVERITIES["info"], SEVERITIES["error"], SEVERITIES["critical"]
+MIN_UPDATE_GAP = 0.2  # seconds between two updates to the parent
+_INFO, _WARNING = SEVERITIES["info"], SEVERITIES["warning"]
+_ERROR, _CRITICAL = SEVERITIES["error"], SEVERITIES["critical"]
 
 
 class Wrapper:
-    """Runs one job.  ``run()`` returns its final summary."""
+    """Runs one job and reports it.  ``run()`` returns the process exit status:
+    0 when the parent acknowledged the final report, 3 when the parent was lost."""
 
-    def __init__(self, job: Job, node: NodeConfig, run: RunConfig, *, key: str) -> None:
+    def __init__(self, job: Job, node: NodeConfig, run: RunConfig, *, key: str,
+                 link: SyncParentLink | None, url: str = "", token: str = "") -> None:
         self.job = job
         self.node = node
         self.run_config = run
         self.key = key
-        self.uplink: UpLink | None = None
+        self.link = link
+        self.url, self.token = url, token
         self.summary = new_summary("running", job=True)
-        self.counts = self.summary["messages"]
-        self.store = Store(Path(node.tracking))
+        self.counts: dict[str, int] = self.summary["messages"]
+        self.store = Store(Path(node.tracking), durable=False)
         self._log = open(Path(node.tracking) / LOG_NAME, "a", encoding="utf-8", errors="replace")
+        self.parent_lost: str | None = None
+        self._sel = selectors.DefaultSelector()
         self._proc: subprocess.Popen[bytes] | None = None
-        self._exited = asyncio.Event()
+        self._streams: dict[int, LineSplitter] = {}
+        self._exited = False
         self._stop_reason: str | None = None
-        self._kill_handle: asyncio.TimerHandle | None = None
-        self._streams_open = 0
-        self._streams_done = asyncio.Event()
+        self._kill_at: float | None = None
+        self._dirty = False
+        self._last_send = time.monotonic()
+        self._next_flush = time.monotonic() + FLUSH_INTERVAL
+        self._signals: list[int] = []
+        self._wake_r, self._wake_w = os.pipe()
 
     # -- messages ---------------------------------------------------------------------------
     def message(self, severity: int, text: str) -> None:
-        """Record one message (Gator's own, not the job's output)."""
+        """Record one message of the wrapper itself (not the job's output)."""
         self.store.add_message(severity, text)
         self.counts[SEVERITY_NAMES[severity]] += 1
         self._log_lines(time.time(), severity, [text])
-        if self.uplink:
-            self.uplink.poke()
+        self._dirty = True
 
-    def _lines(self, severity: int) -> Any:
+    def _emitter(self, severity: int) -> Callable[[list[str]], None]:
         name = SEVERITY_NAMES[severity]
-        store = self.store
+        add = self.store.add_messages
 
         def emit(lines: list[str]) -> None:
             now = time.time()
-            store.add_messages([(now, severity, line, None, None) for line in lines])
+            add([(now, severity, line, None, None) for line in lines])
             self.counts[name] += len(lines)
             self._log_lines(now, severity, lines)
-            if self.uplink:
-                self.uplink.poke()
+            self._dirty = True
 
         return emit
 
@@ -91,24 +118,111 @@ class Wrapper:
         prefix = f"[{stamp}] [{SEVERITY_NAMES[severity].upper():<8}] "
         self._log.write("".join(prefix + line + "\n" for line in lines))
 
-    # -- process handling --------------------------------------------------------------------
+    def flush(self) -> None:
+        self.store.flush()
+        self._log.flush()
+
+    # -- stopping -----------------------------------------------------------------------------
     def stop(self, reason: str) -> None:
-        """Terminate the job: SIGTERM to its tree now, SIGKILL after the grace period."""
+        """Terminate the job: SIGTERM to its process group now, SIGKILL after the grace period."""
         if self._stop_reason is not None:
             return
         self._stop_reason = reason
         proc = self._proc
-        if proc is None or proc.returncode is not None:
+        if proc is not None and proc.returncode is None:
+            signal_tree(proc.pid, signal.SIGTERM)
+            self._kill_at = time.monotonic() + self.run_config.grace
+
+    def _on_signal(self, number: int, _frame: Any) -> None:
+        self._signals.append(number)
+
+    def _install_signals(self) -> None:
+        os.set_blocking(self._wake_w, False)
+        os.set_blocking(self._wake_r, False)
+        signal.set_wakeup_fd(self._wake_w)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+        self._sel.register(self._wake_r, selectors.EVENT_READ, "signal")
+
+    # -- the parent -------------------------------------------------------------------------
+    def _lose_parent(self, reason: str) -> None:
+        if self.parent_lost is None:
+            self.parent_lost = reason
+            self.message(_ERROR, f"lost the parent: {reason}")
+            self.stop(f"lost the parent: {reason}")
+        if self.link is not None:
+            try:
+                self._sel.unregister(self.link)
+            except (KeyError, ValueError):
+                pass
+            self.link.close()
+            self.link = None
+
+    def _reconnect(self, why: str) -> bool:
+        """The connection broke: connect again (bounded by two intervals) and resume."""
+        old = self.link
+        if old is not None:
+            try:
+                self._sel.unregister(old)
+            except (KeyError, ValueError):
+                pass
+            old.close()
+            self.link = None
+        timeout = 2 * self.run_config.interval
+        try:
+            link = SyncParentLink.connect(self.url, self.token, timeout=timeout)
+            link.send(Hello(self.key, pid=os.getpid(), host=socket.gethostname(), resume=True))
+            reply = link.receive(timeout)
+            if not isinstance(reply, Welcome):
+                raise ChildError(f"parent answered the reconnection with {reply.TYPE}")
+        except (ChildError, ProtocolError, OSError, TimeoutError) as exc:
+            self._lose_parent(f"{why}; could not reconnect: {exc}")
+            return False
+        self.link = link
+        self._sel.register(link, selectors.EVENT_READ, "parent")
+        self._dirty = True
+        return True
+
+    def _send(self, message: Any) -> None:
+        if self.link is None:
             return
-        signal_tree(proc.pid, signal.SIGTERM)
-        loop = asyncio.get_running_loop()
-        self._kill_handle = loop.call_later(self.run_config.grace, self._kill)
+        try:
+            self.link.send(message)
+        except LinkClosed as exc:
+            if self._reconnect(str(exc)) and self.link is not None:
+                try:
+                    self.link.send(message)
+                except LinkClosed as again:
+                    self._lose_parent(str(again))
+        self._last_send = time.monotonic()
 
-    def _kill(self) -> None:
-        proc = self._proc
-        if proc is not None:
-            signal_tree(proc.pid, signal.SIGKILL, include_descendants_of=os.getpid())
+    def _from_parent(self) -> None:
+        assert self.link is not None
+        try:
+            messages = self.link.poll()
+        except LinkClosed as exc:
+            self._reconnect(str(exc))
+            return
+        except ProtocolError as exc:
+            self._lose_parent(f"parent sent a malformed message: {exc}")
+            return
+        for message in messages:
+            if isinstance(message, Stop):
+                self.stop(message.reason)
+            elif isinstance(message, Refuse):
+                self._lose_parent(f"parent refused this child: {message.reason}")
 
+    def _report(self, now: float) -> None:
+        if self.link is None:
+            return
+        gap = now - self._last_send
+        if self._dirty and gap >= MIN_UPDATE_GAP:
+            self._dirty = False
+            self._send(Update(self.summary))
+        elif gap >= self.run_config.interval:
+            self._send(Heartbeat())
+
+    # -- the job ------------------------------------------------------------------------------
     def _environment(self) -> dict[str, str]:
         layer = dict(self.node.env)
         layer.update(array_variables(self.node.arrays))
@@ -133,81 +247,111 @@ class Wrapper:
                 close_fds=True,
             )
         except OSError as exc:
-            if exc.filename == cwd or (exc.errno == errno.ENOENT and not os.path.isdir(cwd)):
-                return f"cannot enter working directory {cwd}: {exc.strerror}"
+            if not os.path.isdir(cwd):
+                return f"cannot enter working directory {cwd}: {os.strerror(errno.ENOENT)}"
             return f"cannot start {argv[0]!r}: {exc.strerror}"
 
-    def _watch_stream(self, fd: int, severity: int) -> None:
-        loop = asyncio.get_running_loop()
-        splitter = LineSplitter(self._lines(severity))
-        os.set_blocking(fd, False)
-        self._streams_open += 1
-
-        def readable() -> None:
-            try:
-                data = os.read(fd, 1 << 18)
-            except BlockingIOError:
-                return
-            except OSError:
-                data = b""
-            if data:
-                splitter.feed(data)
-                return
-            splitter.close()
-            loop.remove_reader(fd)
-            self._streams_open -= 1
-            if self._streams_open == 0:
-                self._streams_done.set()
-
-        loop.add_reader(fd, readable)
-
-    def _watch_exit(self, proc: subprocess.Popen[bytes]) -> None:
-        loop = asyncio.get_running_loop()
+    def _read(self, fd: int) -> None:
         try:
-            pidfd = os.pidfd_open(proc.pid)
-        except (AttributeError, OSError):
-            pidfd = -1
+            data = os.read(fd, 1 << 18)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        splitter = self._streams[fd]
+        if data:
+            splitter.feed(data)
+            return
+        splitter.close()
+        self._sel.unregister(fd)
+        del self._streams[fd]
 
-        def check() -> None:
-            if proc.poll() is not None:
-                if pidfd >= 0:
-                    loop.remove_reader(pidfd)
-                    os.close(pidfd)
-                self._exited.set()
-            elif pidfd < 0:
-                loop.call_later(0.05, check)
-
-        if pidfd >= 0:
-            loop.add_reader(pidfd, check)
-        else:  # pragma: no cover - kernels older than 5.3
-            loop.call_later(0.05, check)
-
-    async def _sample(self, sampler: TreeSampler) -> None:
+    def _loop(self, proc: subprocess.Popen[bytes], pidfd: int) -> None:
+        sampler = TreeSampler(proc.pid)
         delays = iter(FIRST_SAMPLES)
-        while not self._exited.is_set():
-            try:
-                await asyncio.wait_for(self._exited.wait(), next(delays, SAMPLE_INTERVAL))
-                return
-            except asyncio.TimeoutError:
-                pass
-            sample = sampler.sample()
-            if sample is not None:
-                self.store.add_sample(sample.ts, sample.cpu_percent, sample.rss, sample.procs)
-
-    async def _flush_periodically(self) -> None:
+        next_sample = time.monotonic() + next(delays)
+        drain_until: float | None = None
+        sel = self._sel
         while True:
-            await asyncio.sleep(FLUSH_INTERVAL)
-            self.flush()
+            now = time.monotonic()
+            if self._exited and (not self._streams or (drain_until is not None and now >= drain_until)):
+                break
+            deadline = min(self._next_flush, self._last_send + (
+                MIN_UPDATE_GAP if self._dirty else self.run_config.interval))
+            if not self._exited:
+                deadline = min(deadline, next_sample)
+            if self._kill_at is not None:
+                deadline = min(deadline, self._kill_at)
+            if drain_until is not None:
+                deadline = min(deadline, drain_until)
+            for key, _events in sel.select(max(0.0, deadline - now)):
+                tag = key.data
+                if tag == "out":
+                    self._read(key.fd)
+                elif tag == "exit":
+                    if proc.poll() is not None:
+                        sel.unregister(pidfd)
+                        os.close(pidfd)
+                        self._exited = True
+                        drain_until = time.monotonic() + DRAIN_TIMEOUT
+                elif tag == "parent":
+                    self._from_parent()
+                elif tag == "signal":
+                    try:
+                        os.read(self._wake_r, 64)
+                    except BlockingIOError:
+                        pass
+            while self._signals:
+                self.stop(f"received {signal.Signals(self._signals.pop()).name}")
+            now = time.monotonic()
+            if self._kill_at is not None and now >= self._kill_at:
+                self._kill_at = None
+                signal_tree(proc.pid, signal.SIGKILL, include_descendants_of=os.getpid())
+            if not self._exited and now >= next_sample:
+                sample = sampler.sample()
+                if sample is not None:
+                    self.store.add_sample(sample.ts, sample.cpu_percent, sample.rss, sample.procs)
+                next_sample = now + next(delays, SAMPLE_INTERVAL)
+            if now >= self._next_flush:
+                self.flush()
+                self._next_flush = now + FLUSH_INTERVAL
+            self._report(now)
+        if self._streams:
+            self.message(_WARNING, "output pipes still open after the job exited; "
+                         "stopping the processes it left behind")
+        self.peak = sampler.peak_rss or None  # None: it ended before the first sample
 
-    def flush(self) -> None:
-        self.store.flush()
-        self._log.flush()
+    def _cleanup(self, proc: subprocess.Popen[bytes]) -> None:
+        """Stop whatever the job left running, reap it and close the pipes."""
+        # Leftovers are either still in the job's process group, or orphans that
+        # left it and were re-parented to us (we are a subreaper).
+        left = signal_tree(proc.pid, signal.SIGKILL)
+        if direct_children():
+            left += signal_tree(None, signal.SIGKILL, include_descendants_of=os.getpid())
+        if left:
+            time.sleep(0.01)
+        reap_zombies()
+        for fd in list(self._streams):
+            self._sel.unregister(fd)
+            self._streams[fd].close()
+        self._streams.clear()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
 
-    # -- the run -------------------------------------------------------------------------------
-    def snapshot(self) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, str]]:
-        return self.summary, [], {}
+    def _release(self) -> None:
+        """Tell the scheduler the job's resources are free (see envvars.RELEASE_FD)."""
+        fd = os.environ.pop(RELEASE_FD, None)
+        if fd is None:
+            return
+        try:
+            os.write(int(fd), b"\n")
+            os.close(int(fd))
+        except (OSError, ValueError):
+            pass
 
-    async def run(self) -> dict[str, Any]:
+    def run_job(self) -> dict[str, Any]:
+        """Run the job to its end (or until stopped); returns the final summary."""
         summary = self.summary
         started = time.time()
         summary["started"] = started
@@ -217,95 +361,111 @@ class Wrapper:
             "args": list(self.job.args),
         })
         become_subreaper()  # orphans of the job come to us, to be counted and killed
-        flusher = asyncio.create_task(self._flush_periodically())
-        rusage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        env = self._environment()
-        proc = self._start(env)
-        returncode: int | None
+        self._install_signals()
+        if self.link is not None:
+            self._sel.register(self.link, selectors.EVENT_READ, "parent")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        proc = self._start(self._environment())
+        self.peak: int | None = None
         if isinstance(proc, str):
             self.message(_CRITICAL, proc)
-            returncode = 127
-            peak = None
+            returncode: int | None = 127
         else:
             self._proc = proc
             self.store.set_attr("job_pid", proc.pid)
-            assert proc.stdout is not None and proc.stderr is not None
-            self._watch_stream(proc.stdout.fileno(), _INFO)
-            self._watch_stream(proc.stderr.fileno(), _ERROR)
-            self._watch_exit(proc)
-            sampler = TreeSampler(proc.pid)
-            sampler_task = asyncio.create_task(self._sample(sampler))
+            for stream, severity in ((proc.stdout, _INFO), (proc.stderr, _ERROR)):
+                assert stream is not None
+                fd = stream.fileno()
+                os.set_blocking(fd, False)
+                self._streams[fd] = LineSplitter(self._emitter(severity))
+                self._sel.register(fd, selectors.EVENT_READ, "out")
+            pidfd = os.pidfd_open(proc.pid)
+            self._sel.register(pidfd, selectors.EVENT_READ, "exit")
             if self._stop_reason is not None:  # stopped before the job even started
                 reason, self._stop_reason = self._stop_reason, None
                 self.stop(reason)
-            await self._exited.wait()
+            self._loop(proc, pidfd)
             returncode = proc.returncode
-            await sampler_task
-            # Output still in the pipes belongs to the job; a background process that
-            # keeps them open must not hold the wrapper up for long.
-            try:
-                await asyncio.wait_for(self._streams_done.wait(), DRAIN_TIMEOUT)
-            except asyncio.TimeoutError:
-                self.message(SEVERITIES["warning"],
-                             "output pipes still open after the job exited; "
-                             "stopping the processes it left behind")
             self._cleanup(proc)
-            peak = sampler.peak_rss or None  # None: it ended before the first sample
-        if self._kill_handle is not None:
-            self._kill_handle.cancel()
+        self._release()
         stopped = time.time()
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (usage.ru_utime - rusage_before.ru_utime) + (usage.ru_stime - rusage_before.ru_stime)
-        self._finish(returncode, started, stopped, cpu, peak)
-        flusher.cancel()
+        cpu = (usage.ru_utime - before.ru_utime) + (usage.ru_stime - before.ru_stime)
+        self._finish(returncode, started, stopped, cpu, self.peak)
         self.flush()
         return summary
-
-    def _cleanup(self, proc: subprocess.Popen[bytes]) -> None:
-        """Stop whatever the job left running, reap it and close the pipes."""
-        loop = asyncio.get_running_loop()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                try:
-                    loop.remove_reader(stream.fileno())
-                except (ValueError, OSError):
-                    pass
-        if signal_tree(proc.pid, signal.SIGKILL, include_descendants_of=os.getpid()):
-            time.sleep(0.01)
-        reap_zombies()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
 
     def _finish(self, returncode: int | None, started: float, stopped: float,
                 cpu: float, peak: int | None) -> None:
         summary = self.summary
-        limits = self.run_config.limits
         reasons = []
         if self._stop_reason is not None:
             reasons.append(f"stopped ({self._stop_reason})")
         if returncode != 0:
             reasons.append(describe_status(returncode))
-        reasons.extend(limits.exceeded(self.counts))
+        reasons.extend(self.run_config.limits.exceeded(self.counts))
         result = "fail" if reasons else "pass"
-        summary.update(
-            result=result,
-            exit_code=returncode,
-            reason="; ".join(reasons) or None,
-            jobs=job_counts(result),
-            stopped=stopped,
-        )
+        summary.update(result=result, exit_code=returncode, reason="; ".join(reasons) or None,
+                       jobs=job_counts(result), stopped=stopped)
         metrics = summary["metrics"]
         metrics.update(wall_time=round(stopped - started, 6), cpu_time=round(cpu, 6))
         if peak is not None:
             metrics["peak_memory"] = peak
-        for name, value in summary["metrics"].items():
+        for name, value in metrics.items():
             self.store.set_metric(name, value)
         self.store.set_attrs({"stopped": stopped, "result": result, "exit_code": returncode,
                               "reason": summary["reason"], "summary": summary})
 
+    def complete(self) -> bool:
+        """Send the final report and wait (bounded) for the parent's ack."""
+        if self.link is None:
+            return False
+        timeout = max(10.0, 2 * self.run_config.interval)
+        deadline = time.monotonic() + timeout
+        self._send(Complete(self.summary))
+        while self.link is not None and self.parent_lost is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._lose_parent("the parent did not acknowledge the final report")
+                break
+            try:
+                message = self.link.receive(remaining)
+            except TimeoutError:
+                continue
+            except LinkClosed as exc:
+                if self._reconnect(str(exc)):
+                    self._send(Complete(self.summary))
+                continue
+            except ProtocolError as exc:
+                self._lose_parent(f"parent sent a malformed message: {exc}")
+                break
+            if isinstance(message, Ack):
+                return True
+            if isinstance(message, Refuse):
+                self._lose_parent(f"parent refused the final report: {message.reason}")
+        return False
+
+    def run(self) -> int:
+        """Run, report and clean up; the wrapper process's exit status."""
+        try:
+            self.run_job()
+            if self.parent_lost is None and self.complete():
+                return 0
+            self.message(_ERROR, f"finished without a parent: {self.parent_lost}")
+            self.flush()
+            return 3
+        finally:
+            self.close()
+
     def close(self) -> None:
+        signal.set_wakeup_fd(-1)
         try:
             self.store.close()
         finally:
             self._log.close()
+            if self.link is not None:
+                self.link.close()
+                self.link = None
+            self._sel.close()
+            os.close(self._wake_r)
+            os.close(self._wake_w)

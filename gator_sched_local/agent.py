@@ -41,9 +41,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gator_core import (
+    RELEASE_FD,
     Capacity,
-    Resources,
     ResourcePool,
+    Resources,
     become_subreaper,
     child_main,
     descendants,
@@ -75,6 +76,8 @@ class Request:
     cwd: str
     log: str
     resources: Resources
+    release_fd: int = -1  # our end of the pipe the wrapper signals job end on
+    released: bool = False
 
 
 class Agent:
@@ -210,33 +213,49 @@ class Agent:
 
     # -- starting children ------------------------------------------------------------------
     def schedule(self) -> None:
-        """Start queued requests that fit, in order, looking a little past one that does not."""
-        if self.stopping or not self.queue:
+        """Start queued requests that fit, in order, looking a little past one that does not.
+
+        Only the head of the queue is examined (at most LOOKAHEAD requests that
+        do not fit), so a long queue costs nothing per event.
+        """
+        if self.stopping:
             return
-        skipped = 0
-        kept: deque[Request] = deque()
-        while self.queue:
-            request = self.queue.popleft()
-            if skipped > LOOKAHEAD or not self.pool.fits(request.resources):
-                kept.append(request)
-                skipped += 1
-                if self.pool.full and skipped > LOOKAHEAD:
-                    kept.extend(self.queue)
-                    self.queue.clear()
-                continue
-            self.start(request)
-        self.queue = kept
+        queue = self.queue
+        index = 0
+        misses = 0
+        while index < len(queue) and misses <= LOOKAHEAD:
+            request = queue[index]
+            if self.pool.fits(request.resources):
+                del queue[index]  # near the front of a deque: cheap
+                self.start(request)
+            else:
+                index += 1
+                misses += 1
 
     def start(self, request: Request) -> None:
+        # A job's slot is free again as soon as the job ends; its wrapper still has
+        # to report, and the next job should not wait for that.
+        child_end = -1
+        res = request.resources
+        if res.cores != 0 or res.memory or res.licenses or res.features:
+            request.release_fd, child_end = os.pipe()
+            os.set_inheritable(child_end, True)
+            request.env = {**request.env, RELEASE_FD: str(child_end)}
         try:
             if request.argv == self.warm_argv:
                 pid = self.fork(request)
             else:
                 pid = self.spawn(request)
         except OSError as exc:
+            if child_end >= 0:
+                os.close(child_end)
+                os.close(request.release_fd)
             self.send(request.client, {"ev": "failed", "key": request.key,
                                        "reason": f"cannot start {request.argv[0]}: {exc}"})
             return
+        if child_end >= 0:
+            os.close(child_end)
+            self.selector.register(request.release_fd, selectors.EVENT_READ, request)
         self.pool.take(request.resources)
         self.running[pid] = request
         request.client.live[request.key] = pid
@@ -249,6 +268,8 @@ class Agent:
             env = {**os.environ, **request.env}
             actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                        (os.POSIX_SPAWN_DUP2, log, 1), (os.POSIX_SPAWN_DUP2, log, 2)]
+            if request.release_fd >= 0:  # only the child's end of the pipe may reach it
+                actions.append((os.POSIX_SPAWN_CLOSE, request.release_fd))
             # posix_spawn has no chdir: go through the directory the child needs.
             here = os.getcwd()
             os.chdir(request.cwd)
@@ -290,6 +311,11 @@ class Agent:
         self.listener.close()
         for client in self.clients:
             client.sock.close()
+        for other in self.running.values():
+            if other.release_fd >= 0:
+                os.close(other.release_fd)
+        if request.release_fd >= 0:
+            os.close(request.release_fd)
         os.close(self.wake_r)
         os.close(self.wake_w)
         log = os.open(request.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -310,6 +336,16 @@ class Agent:
             return
         self.kill_at.setdefault(pid, time.monotonic() + self.grace)
 
+    def release(self, request: Request) -> None:
+        """Give a job's resources back (when it signals its end, or at exit)."""
+        if request.release_fd >= 0:
+            self.selector.unregister(request.release_fd)
+            os.close(request.release_fd)
+            request.release_fd = -1
+        if not request.released:
+            request.released = True
+            self.pool.give(request.resources)
+
     def reap(self) -> None:
         for pid, status in reap_zombies():
             self.kill_at.pop(pid, None)
@@ -317,7 +353,7 @@ class Agent:
             if request is None:
                 continue  # an orphan we adopted and that has now ended
             code = os.waitstatus_to_exitcode(status)
-            self.pool.give(request.resources)
+            self.release(request)
             request.client.live.pop(request.key, None)
             self.send(request.client, {"ev": "exited", "key": request.key, "code": code})
             if code != 0:
@@ -373,6 +409,9 @@ class Agent:
                 elif tag == "lifeline":
                     if not os.read(sys.stdin.fileno(), 512):
                         self.stopping = True
+                elif isinstance(tag, Request):
+                    self.release(tag)
+                    self.schedule()
                 elif isinstance(tag, Client):
                     if events & selectors.EVENT_WRITE:
                         self.flush_client(tag)

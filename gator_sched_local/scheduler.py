@@ -22,7 +22,8 @@ import shutil
 import socket
 import sys
 import tempfile
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import psutil
 

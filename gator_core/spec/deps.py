@@ -15,8 +15,8 @@ functions here are pure and are used both by the validator and by the tier.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from .model import Job, Node, child_id
 

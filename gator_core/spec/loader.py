@@ -9,8 +9,9 @@ by :mod:`gator_core.spec.validate`, which serves trees built in Python too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
