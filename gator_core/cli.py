@@ -183,14 +183,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("gator: interrupted", err=True)
         return 130
-    except Exception as exc:  # click's own usage errors come through here too
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except typer.Abort:
+        return 130
+    except Exception as exc:
+        # Usage errors of the command-line parser (click, vendored by recent typer)
+        # know how to show themselves and which code to exit with.
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            return 130
+            return int(exc.exit_code)
         if os.environ.get("GATOR_DEBUG"):
             traceback.print_exc()
         typer.echo(f"gator: internal error: {type(exc).__name__}: {exc} "

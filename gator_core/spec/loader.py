@@ -172,7 +172,7 @@ class _Builder:
         elif isinstance(node, yaml.ScalarNode):
             # '!Cores 2' is read as '!Cores [2]'; an empty '!Job' as a mapping with no fields.
             if node.value not in ("", None):
-                implicit = (node.style is None, False)
+                implicit = (not node.style, False)  # plain scalars: None or "" by composer
                 resolved = _RESOLVER.resolve(yaml.ScalarNode, node.value, implicit)
                 values[fields[0]] = yaml.ScalarNode(
                     resolved, node.value, node.start_mark, node.end_mark, node.style

@@ -82,6 +82,12 @@ class _Validator:
     def node(self, node: Any, path: str) -> None:
         if not isinstance(node, (Job, JobGroup, JobArray)):
             return  # already reported by the loader, or reported by the parent
+        # Values the loader could not read were reported there; check the rest.
+        empty: dict[str, Any] = {"env": {}, "args": [], "resources": [], "jobs": [],
+                                 "on_pass": [], "on_fail": [], "on_done": [], "repeats": 0}
+        for name in node.FIELDS:
+            if _is_invalid(getattr(node, name)):
+                setattr(node, name, empty.get(name, ""))
         tag = node.TAG
         if node.id is not None:
             if _is_int(node.id):
@@ -133,11 +139,12 @@ class _Validator:
         node.env = clean
 
     def job(self, job: Job, path: str) -> None:
-        if not isinstance(job.command, str) or not job.command.strip():
-            if job.command is not None and not _is_invalid(job.command):
-                self.report(job, path, "'command' of !Job must be a non-empty string", "command")
-            elif job.command is None:
-                self.report(job, path, "!Job needs a 'command'")
+        if job.command is None:
+            self.report(job, path, "!Job needs a 'command'")
+        elif job.command == "" and job.origin is not None and "command" not in job.origin.fields:
+            pass  # missing in the YAML: the loader said so
+        elif not isinstance(job.command, str) or not job.command.strip():
+            self.report(job, path, "'command' of !Job must be a non-empty string", "command")
         if not isinstance(job.args, list):
             self.report(job, path, "'args' of !Job must be a list", "args")
             job.args = []

@@ -1,0 +1,50 @@
+"""The conformance suite runs against every scheduler.
+
+``--schedulers`` picks which (comma-separated; default: every scheduler that
+needs no cluster).  Cluster schedulers join the list in the cluster layer.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+# name -> (module, class, needs the example plugin package)
+KNOWN = {
+    "local": ("gator_sched_local.scheduler", "LocalScheduler", False),
+    "example": ("gator_sched_example.scheduler", "PrefixScheduler", True),
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--schedulers", default="local,example",
+                     help="comma-separated schedulers for the conformance suite")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "scheduler_name" in metafunc.fixturenames:
+        names = [n.strip() for n in metafunc.config.getoption("--schedulers").split(",") if n.strip()]
+        metafunc.parametrize("scheduler_name", names)
+
+
+@pytest.fixture
+def scheduler_cls(scheduler_name: str, request: pytest.FixtureRequest) -> type:
+    module, name, needs_plugin = KNOWN[scheduler_name]
+    if needs_plugin:
+        target: Path = request.getfixturevalue("example_plugin")
+        if str(target) not in sys.path:
+            sys.path.insert(0, str(target))
+    return getattr(importlib.import_module(module), name)
+
+
+@pytest.fixture
+def scheduler_env(scheduler_name: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    """Environment for `gator` processes that use this scheduler."""
+    from helpers import with_plugin
+
+    if KNOWN[scheduler_name][2]:
+        return with_plugin(request.getfixturevalue("example_plugin"))
+    return {}

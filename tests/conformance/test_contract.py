@@ -1,0 +1,192 @@
+"""What every scheduler guarantees (see gator_core/scheduler.py), checked the same way for each.
+
+The first part drives a scheduler directly, with plain commands as children;
+the second runs real trees through `gator run --scheduler NAME`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gator_core import ChildEvent, EventKind, LaunchRequest, Resources, SchedulerContext
+from helpers import gator, gator_processes, node, units, wait_for, write
+
+PY = sys.executable
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[ChildEvent] = []
+        self.closed = False
+        self.after_close: list[ChildEvent] = []
+
+    def __call__(self, event: ChildEvent) -> None:
+        (self.after_close if self.closed else self.events).append(event)
+
+    def final(self, key: str) -> list[ChildEvent]:
+        return [e for e in self.events if e.key == key and e.kind.final]
+
+    async def wait_final(self, keys: list[str], timeout: float) -> None:
+        deadline = time.monotonic() + units(timeout)
+        while any(not self.final(k) for k in keys):
+            if time.monotonic() > deadline:
+                missing = [k for k in keys if not self.final(k)]
+                raise AssertionError(f"no final event for {missing} within {units(timeout):.0f} s")
+            await asyncio.sleep(0.02)
+
+
+def make(scheduler_cls: type, tmp_path: Path, recorder: Recorder, **options: str) -> Any:
+    context = SchedulerContext(path="test", token="t0ken", tracking=tmp_path, interval=1.0, grace=1.0,
+                               events=recorder, log=lambda severity, text: None)
+    return scheduler_cls(options, context)
+
+
+def request(tmp_path: Path, key: str, code: str, cores: int | None = 1, env: dict[str, str] | None = None
+            ) -> LaunchRequest:
+    return LaunchRequest(key=key, path=f"test.{key}", kind="job", argv=(PY, "-c", code),
+                         env=env or {}, cwd=str(tmp_path), tracking=str(tmp_path / key),
+                         resources=Resources(cores=cores))
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, units(120)))
+
+
+def test_children_run_with_the_given_environment_and_report_one_final_event(scheduler_cls, tmp_path):
+    out = tmp_path / "out.txt"
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        async with make(scheduler_cls, tmp_path, recorder) as sched:
+            code = (f"import os; open({str(out)!r}, 'w').write(os.environ['GATOR_X'] + ' ' + os.getcwd());"
+                    "raise SystemExit(3)")
+            await sched.launch([request(tmp_path, "a", code, env={"GATOR_X": "seen"}),
+                                request(tmp_path, "b", "pass")])
+            await recorder.wait_final(["a", "b"], 30)
+
+    run(scenario())
+    assert out.read_text() == f"seen {tmp_path}"
+    assert [(e.kind, e.returncode) for e in recorder.final("a")] == [(EventKind.EXITED, 3)]
+    assert [(e.kind, e.returncode) for e in recorder.final("b")] == [(EventKind.EXITED, 0)]
+
+
+def test_a_child_that_cannot_start_ends_with_a_reason(scheduler_cls, tmp_path):
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        async with make(scheduler_cls, tmp_path, recorder) as sched:
+            bad = LaunchRequest(key="x", path="test.x", kind="job", argv=("/no/such/interpreter", "-c", "1"),
+                                env={}, cwd=str(tmp_path), tracking=str(tmp_path / "x"))
+            await sched.launch([bad])
+            await recorder.wait_final(["x"], 30)
+
+    run(scenario())
+    (event,) = recorder.final("x")
+    assert event.kind is EventKind.FAILED or (event.returncode or 0) != 0
+    if event.kind is EventKind.FAILED:
+        assert event.reason
+
+
+def test_launch_returns_at_once_and_terminate_ends_running_and_queued_children(scheduler_cls, tmp_path):
+    marker = f"{uuid.uuid4().hex}"
+    recorder = Recorder()
+    sleeper = f"import time; time.sleep(300)  # {marker}"
+
+    async def scenario() -> float:
+        async with make(scheduler_cls, tmp_path, recorder, **_one_at_a_time(scheduler_cls)) as sched:
+            started = time.monotonic()
+            await sched.launch([request(tmp_path, f"s{i}", sleeper) for i in range(4)])
+            took = time.monotonic() - started
+            await asyncio.sleep(0.3)
+            wait_for(lambda: gator_processes(marker), 30, "a child to start")
+            await sched.terminate([f"s{i}" for i in range(4)])
+            await recorder.wait_final([f"s{i}" for i in range(4)], 30)
+            return took
+
+    took = run(scenario())
+    assert took < units(5)
+    for i in range(4):
+        assert len(recorder.final(f"s{i}")) == 1
+    assert gator_processes(marker) == []
+
+
+def test_close_leaves_no_child_and_sends_nothing_after(scheduler_cls, tmp_path):
+    marker = f"{uuid.uuid4().hex}"
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        sched = make(scheduler_cls, tmp_path, recorder)
+        async with sched:
+            await sched.launch([request(tmp_path, f"c{i}", f"import time; time.sleep(300)  # {marker}")
+                                for i in range(2)])
+            await asyncio.sleep(0.3)
+            wait_for(lambda: gator_processes(marker), 30, "children to start")
+        recorder.closed = True
+        await sched.close()  # idempotent
+        await asyncio.sleep(0.5)
+
+    run(scenario())
+    assert gator_processes(marker) == []
+    assert recorder.after_close == []
+
+
+def _one_at_a_time(scheduler_cls: type) -> dict[str, str]:
+    names = {option.name for option in scheduler_cls.all_options()}
+    return {"concurrency": "1"} if "concurrency" in names else {"slots": "1"} if "slots" in names else {}
+
+
+# -- whole trees -------------------------------------------------------------------------------
+
+SPEC = """
+!JobGroup
+  id: top
+  jobs:
+  - !Job {id: ok, command: echo, args: [hello]}
+  - !Job {id: bad, command: sh, args: [-c, 'exit 2']}
+  - !JobArray
+      id: arr
+      repeats: 3
+      on_fail: [bad]
+      jobs:
+      - !Job {id: e, command: sh, args: [-c, 'echo $GATOR_ARRAY_INDEX']}
+  - !JobGroup {id: g, on_pass: [ok], jobs: [!Job {id: inner, command: 'true'}]}
+"""
+
+
+def test_a_tree_runs_with_results_and_dependencies(scheduler_name, scheduler_env, tmp_path):
+    spec = write(tmp_path / "s.yaml", SPEC)
+    tracking = tmp_path / "t"
+    gator("run", spec, "-t", tracking, "--scheduler", scheduler_name, env=scheduler_env, cwd=tmp_path,
+          check=1)
+    tree = json.loads(gator("show", tracking, "--json", check=0).stdout)
+    assert node(tree, "top.ok")["result"] == "pass"
+    assert node(tree, "top.bad")["exit_code"] == 2
+    assert [node(tree, f"top.arr.e_{i}")["result"] for i in range(3)] == ["pass"] * 3
+    assert node(tree, "top.g.inner")["result"] == "pass"
+    assert tree["jobs"]["total"] == 6 and tree["jobs"]["failed"] == 1
+
+
+def test_an_interrupted_tree_leaves_nothing_behind(scheduler_name, scheduler_env, tmp_path):
+    import subprocess
+
+    marker = f"{100 + uuid.uuid4().int % 100}.{uuid.uuid4().int % 1000}"
+    spec = write(tmp_path / "s.yaml", f"!JobGroup\n  jobs:\n  - !JobGroup {{id: g, jobs: "
+                 f"[!Job {{command: sleep, args: ['{marker}']}}]}}\n  - !Job {{command: sleep, args: ['{marker}']}}\n")
+    import os
+
+    proc = subprocess.Popen([PY, "-m", "gator_core.cli", "run", str(spec), "-t", str(tmp_path / "t"),
+                             "--scheduler", scheduler_name, "--grace", "1"],
+                            cwd=tmp_path, env={**os.environ, **scheduler_env},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for(lambda: len(gator_processes(marker)) >= 2, 60, "both jobs to start")
+    proc.terminate()
+    assert proc.wait(timeout=units(60)) == 130
+    wait_for(lambda: not gator_processes(marker), 10, "every process of the run to end")

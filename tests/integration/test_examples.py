@@ -1,0 +1,53 @@
+"""The seed system's files run unchanged, with the results their authors meant."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from helpers import ROOT, gator, logs, node
+
+SEED = ROOT / "examples" / "seed"
+
+
+@pytest.mark.parametrize("name", ["readme_tree_id.yaml", "readme_tree_ident.yaml"])
+def test_seed_readme_tree(tmp_path: Path, name: str):
+    """The README tree runs: say_hi first, then the counting array, then say_bye."""
+    tracking = tmp_path / "t"
+    proc = gator("run", SEED / name, "--tracking", tracking, check=0)
+    assert "resolves to 'inner.say_hi'" in proc.stderr
+    import json
+
+    tree = json.loads(gator("show", tracking, "--json", check=0).stdout)
+    assert tree["result"] == "pass"
+    assert tree["jobs"]["total"] == 6 and tree["jobs"]["passed"] == 6
+    assert [logs(tracking, f"top.counting.echo_count_{i}") for i in range(4)] == [["0"], ["1"], ["2"], ["3"]]
+    hi, bye = node(tree, "top.inner.say_hi"), node(tree, "top.say_bye")
+    counts = [node(tree, f"top.counting.echo_count_{i}") for i in range(4)]
+    assert hi["stopped"] <= min(c["started"] for c in counts)
+    assert max(c["stopped"] for c in counts) <= bye["started"]
+
+
+@pytest.mark.parametrize("name", ["job_id.yaml", "job_ident.yaml"])
+def test_seed_single_job(tmp_path: Path, name: str):
+    tracking = tmp_path / "t"
+    gator("run", SEED / name, "--tracking", tracking, check=0)
+    assert logs(tracking, "root.test_job") == ["hey there you"]
+
+
+def test_seed_style_tree(tmp_path: Path):
+    """Group env overlays, a repeated key, on_fail, and nested arrays keep both indices."""
+    tracking = tmp_path / "t"
+    spec = shutil.copy(SEED / "job_tree.yaml", tmp_path / "job_tree.yaml")
+    gator("run", spec, "--tracking", tracking, check=1)  # say_bye exits 1 on purpose
+    assert logs(tracking, "tree.inner.say_hi") == ["hi hello_inner goodbye innermost"]
+    assert logs(tracking, "tree.array.nested_2.nested_say_count_1") == ["inner count 1 of outer 2"]
+    import json
+
+    tree = json.loads(gator("show", tracking, "--json", check=0).stdout)
+    assert node(tree, "tree.say_bye")["exit_code"] == 1
+    assert node(tree, "tree.array")["result"] == "pass"  # ran because say_bye failed
+    assert tree["jobs"] == {"total": 12, "passed": 11, "failed": 1, "skipped": 0, "lost": 0,
+                            "running": 0, "pending": 0}

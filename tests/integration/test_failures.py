@@ -1,0 +1,139 @@
+"""Children that die, go silent or are interrupted: reported with the reason, never a hang."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+
+from helpers import gator_processes, node, units, wait_for, write
+
+
+def start_run(tmp_path: Path, spec_text: str, *args: str) -> tuple[subprocess.Popen[str], Path]:
+    spec = write(tmp_path / "spec.yaml", spec_text)
+    tracking = tmp_path / "t"
+    proc = subprocess.Popen([sys.executable, "-m", "gator_core.cli", "run", str(spec), "--tracking",
+                             str(tracking), *args], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    return proc, tracking
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=units(timeout))
+    return proc.returncode, out, err
+
+
+def find_job(marker: str) -> psutil.Process:
+    def look() -> psutil.Process | None:
+        for candidate in psutil.process_iter(["cmdline"]):
+            if marker in " ".join(candidate.info["cmdline"] or []):
+                return candidate
+        return None
+    return wait_for(look, 30, f"a job running {marker}")
+
+
+def show(tracking: Path) -> dict:
+    out = subprocess.run([sys.executable, "-m", "gator_core.cli", "show", str(tracking), "--json"],
+                         capture_output=True, text=True, check=True, timeout=units(30)).stdout
+    return json.loads(out)
+
+
+def test_a_wrapper_killed_before_reporting_is_lost_with_the_reason(tmp_path: Path):
+    """The seed system's parent hung forever when a child died before reporting."""
+    marker = f"{1000 + uuid.uuid4().int % 1000}.{os.getpid()}"
+    proc, tracking = start_run(tmp_path, f"!JobGroup\n  jobs:\n  - !Job {{id: victim, command: sleep, "
+                               f"args: ['{marker}']}}\n  - !Job {{id: fine, command: 'true'}}\n")
+    job = find_job(marker)
+    wrapper = job.parent()
+    wrapper.kill()
+    code, out, _ = finish(proc)
+    assert code == 1
+    victim = node(show(tracking), "root.victim")
+    assert victim["result"] == "lost"
+    assert victim["reason"].startswith("process ended without a final report (killed by SIGKILL)")
+    assert node(show(tracking), "root.fine")["result"] == "pass"
+    assert "LOST  root.victim" in out
+    wait_for(lambda: not gator_processes(marker), 10, "the orphaned job to be stopped")
+
+
+def test_a_silent_child_is_lost_within_two_heartbeat_intervals(tmp_path: Path):
+    marker = f"{2000 + uuid.uuid4().int % 1000}.{os.getpid()}"
+    proc, tracking = start_run(tmp_path, f"!Job {{id: frozen, command: sleep, args: ['{marker}']}}",
+                               "--interval", "0.5", "--grace", "0.5")
+    wrapper = find_job(marker).parent()
+    wrapper.suspend()  # alive, but it says nothing any more
+    stopped_at = time.monotonic()
+    code, _, _ = finish(proc, timeout=30)
+    elapsed = time.monotonic() - stopped_at
+    assert code == 1
+    frozen = node(show(tracking), "root.frozen")
+    assert frozen["result"] == "lost"
+    assert frozen["reason"].startswith("no heartbeat for")
+    assert elapsed < units(1.0) + 2 * 0.5 + 2.0  # two intervals, plus shutdown
+    wait_for(lambda: not gator_processes(marker), 10, "the silent child and its job to be stopped")
+
+
+def test_a_child_that_cannot_start_is_lost_with_its_own_words(tmp_path: Path):
+    """A wrong interpreter for children must not hang the run (it did in the seed system)."""
+    bogus = write(tmp_path / "fakepython", "#!/bin/sh\necho 'this interpreter cannot run gator' >&2\nexit 9\n")
+    bogus.chmod(0o755)
+    proc, tracking = start_run(tmp_path, "!Job {id: j, command: 'true'}", "--sched-arg", f"python={bogus}")
+    code, _, _ = finish(proc, timeout=30)
+    assert code == 1
+    job = node(show(tracking), "root.j")
+    assert job["result"] == "lost"
+    assert "exit code 9" in job["reason"] and "this interpreter cannot run gator" in job["reason"]
+
+
+@pytest.mark.parametrize("sig, name", [(signal.SIGINT, "SIGINT"), (signal.SIGTERM, "SIGTERM")])
+def test_interrupt_stops_everything_and_keeps_the_results(tmp_path: Path, sig: int, name: str):
+    marker = f"{3000 + uuid.uuid4().int % 1000}.{os.getpid()}"
+    spec = f"""
+!JobGroup
+  id: top
+  jobs:
+  - !Job {{id: quick, command: echo, args: [done]}}
+  - !Job {{id: stubborn, command: sh, args: [-c, "trap '' TERM; sleep {marker}"], on_pass: [quick]}}
+  - !JobGroup
+      id: g
+      jobs:
+      - !Job {{id: daemon, command: sh, args: [-c, "setsid sleep {marker} & sleep {marker}"]}}
+  - !Job {{id: never, command: 'true', on_pass: [stubborn]}}
+"""
+    proc, tracking = start_run(tmp_path, spec, "--grace", "1")
+    wait_for(lambda: len(gator_processes(marker)) >= 3, 30, "jobs to start")
+    proc.send_signal(sig)
+    code, out, _ = finish(proc, timeout=30)
+    assert code == 130
+    tree = show(tracking)
+    assert node(tree, "top.quick")["result"] == "pass"  # results so far are kept
+    assert node(tree, "top.stubborn")["result"] in ("fail", "lost")
+    assert f"interrupted by {name}" in node(tree, "top.stubborn")["reason"]
+    assert node(tree, "top.never")["result"] == "skipped"
+    assert "INTERRUPTED" in out
+    assert gator_processes(marker) == [], "a process of the run outlived it"
+    assert gator_processes(str(tracking)) == []
+
+
+def test_the_run_ends_even_when_killed_hard_and_the_store_keeps_what_was_done(tmp_path: Path):
+    """The seed system kept everything in one open transaction: a crash lost it all."""
+    marker = f"{4000 + uuid.uuid4().int % 1000}.{os.getpid()}"
+    proc, tracking = start_run(tmp_path, f"!JobGroup\n  jobs:\n  - !Job {{id: first, command: echo, args: [hi]}}\n"
+                               f"  - !Job {{id: long, command: sleep, args: ['{marker}'], on_pass: [first]}}\n")
+    find_job(marker)
+    time.sleep(1.2)  # let the stores commit (at least once a second)
+    proc.kill()
+    proc.wait(timeout=units(10))
+    tree = show(tracking)
+    assert node(tree, "root.first")["result"] == "pass"
+    assert node(tree, "root.long")["result"] == "running"
+    # With gator run gone, its agent and children notice and clean up.
+    wait_for(lambda: not gator_processes(marker), 20, "the orphaned run to stop")

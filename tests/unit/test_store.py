@@ -1,0 +1,87 @@
+"""The SQLite store: WAL, committed on flush, readable by another process meanwhile."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+
+from gator_core.store import SEVERITIES, Store, StoreReader, severity_value
+
+
+def test_store_is_in_wal_mode_and_readable_while_open(tmp_path):
+    store = Store(tmp_path / "node")
+    store.set_attr("id", "a")
+    store.add_message(SEVERITIES["error"], "boom")
+    store.flush()
+    mode = sqlite3.connect(tmp_path / "node" / "db.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    # Another process reads the committed data while the writer is still open.
+    code = ("import sys; from gator_core.store import StoreReader;"
+            "r = StoreReader(sys.argv[1]); print(r.attrs()['id'], r.message_counts()['error'])")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "node")], capture_output=True,
+                         text=True, check=True, timeout=30).stdout
+    assert out.split() == ["a", "1"]
+    store.close()
+
+
+def test_nothing_is_visible_before_flush_and_everything_after(tmp_path):
+    store = Store(tmp_path)
+    store.add_messages([(1.0, 20, f"line {i}", None, None) for i in range(1000)])
+    with StoreReader(tmp_path) as reader:
+        assert reader.message_counts()["info"] == 0
+        store.flush()
+        assert reader.message_counts()["info"] == 1000
+        assert [row[3] for row in reader.messages(limit=2)] == ["line 0", "line 1"]
+    store.close()
+
+
+def test_reopening_keeps_what_was_stored(tmp_path):
+    first = Store(tmp_path)
+    first.set_metric("m", 2.5)
+    first.close()
+    second = Store(tmp_path, durable=False)
+    second.set_metric("n", 1)
+    second.close()
+    with StoreReader(tmp_path) as reader:
+        assert reader.metrics() == {"m": 2.5, "n": 1}
+
+
+def test_children_rows_round_trip(tmp_path):
+    store = Store(tmp_path)
+    store.set_child("b", 1, "job", "done", {"result": "pass"})
+    store.set_child("a", 0, "group", "running", {"result": "running"})
+    store.close()
+    with StoreReader(tmp_path) as reader:
+        rows = reader.children()
+    assert [(r["key"], r["kind"], r["state"], r["result"]) for r in rows] == [
+        ("a", "group", "running", "running"), ("b", "job", "done", "pass")]
+
+
+def test_close_is_idempotent(tmp_path):
+    store = Store(tmp_path)
+    store.close()
+    store.close()
+
+
+def test_severity_names():
+    assert severity_value("Warning") == 30
+    try:
+        severity_value("loud")
+    except ValueError as exc:
+        assert "use one of debug, info, warning, error, critical" in str(exc)
+    else:
+        raise AssertionError("no error")
+
+
+def test_missing_store_is_a_clear_error(tmp_path):
+    from gator_core import StoreError
+
+    try:
+        StoreReader(tmp_path / "nothing")
+    except StoreError as exc:
+        assert "no store at" in str(exc)
+    else:
+        raise AssertionError("no error")
+    assert not os.path.exists(tmp_path / "nothing")
