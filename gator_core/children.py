@@ -10,7 +10,6 @@ within one repetition: ``run`` with ``on_pass: [build]`` waits for the
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,8 +94,13 @@ def child_layer(parent_layer: dict[str, str | None], node: Node) -> dict[str, st
     return layer
 
 
-def resolve_cwd(parent_cwd: str, node: Node) -> str:
-    """A child's working directory: its own ``cwd`` relative to the parent's."""
+def resolve_cwd(parent_cwd: list[str], node: Node) -> list[str]:
+    """A child's working directory, as parts to join: its parent's, then its own ``cwd``.
+
+    The parts stay apart until the job's environment is known, so that
+    ``cwd: $SCRATCH/run`` is expanded before it is joined (an absolute part
+    replaces everything before it, as ``os.path.join`` does).
+    """
     if not node.cwd:
         return parent_cwd
-    return os.path.normpath(os.path.join(parent_cwd, node.cwd))
+    return [*parent_cwd, node.cwd]

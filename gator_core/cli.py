@@ -13,7 +13,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -37,24 +37,26 @@ def _fail(message: str, code: int = 2) -> None:
 
 @app.command()
 def run(
-    spec: Path = typer.Argument(..., help="YAML spec file (!Job, !JobGroup or !JobArray)."),
-    scheduler: str = typer.Option("local", "--scheduler", "-s", help="Scheduler plugin to launch children with."),
-    sched_arg: list[str] = typer.Option([], "--sched-arg", "-a", metavar="KEY=VALUE",
-                                        help="Scheduler option; repeat for more."),
-    tracking: Optional[Path] = typer.Option(None, "--tracking", "-t",
-                                            help="Directory for the run's records (default: tracking/<timestamp>)."),
-    progress: bool = typer.Option(False, "--progress", help="Live display of progress."),
-    limit_warning: Optional[int] = typer.Option(None, "--limit-warning", metavar="N",
-                                                help="Warnings a job may log and still pass (default: no limit)."),
-    limit_error: int = typer.Option(0, "--limit-error", metavar="N", help="Errors a job may log and still pass."),
-    limit_critical: int = typer.Option(0, "--limit-critical", metavar="N",
-                                       help="Critical messages a job may log and still pass."),
-    interval: float = typer.Option(5.0, "--interval", metavar="SECONDS",
-                                   help="Heartbeat interval; a silent child is lost after two."),
-    grace: float = typer.Option(3.0, "--grace", metavar="SECONDS",
-                                help="Time between SIGTERM and SIGKILL when stopping jobs."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the final summary."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also print groups and tier messages."),
+    spec: Annotated[Path, typer.Argument(help="YAML spec file (!Job, !JobGroup or !JobArray).")],
+    scheduler: Annotated[str, typer.Option("--scheduler", "-s", help="Scheduler plugin to launch children with.")]
+    = "local",
+    sched_arg: Annotated[Optional[list[str]], typer.Option(
+        "--sched-arg", "-a", metavar="KEY=VALUE", help="Scheduler option; repeat for more.")] = None,
+    tracking: Annotated[Optional[Path], typer.Option(
+        "--tracking", "-t", help="Directory for the run's records (default: tracking/<timestamp>).")] = None,
+    progress: Annotated[bool, typer.Option("--progress", help="Live display of progress.")] = False,
+    limit_warning: Annotated[Optional[int], typer.Option(
+        "--limit-warning", metavar="N", help="Warnings a job may log and still pass (default: no limit).")] = None,
+    limit_error: Annotated[int, typer.Option(
+        "--limit-error", metavar="N", help="Errors a job may log and still pass.")] = 0,
+    limit_critical: Annotated[int, typer.Option(
+        "--limit-critical", metavar="N", help="Critical messages a job may log and still pass.")] = 0,
+    interval: Annotated[float, typer.Option(
+        "--interval", metavar="SECONDS", help="Heartbeat interval; a silent child is lost after two.")] = 5.0,
+    grace: Annotated[float, typer.Option(
+        "--grace", metavar="SECONDS", help="Time between SIGTERM and SIGKILL when stopping jobs.")] = 3.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final summary.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also print groups and tier messages.")] = False,
 ) -> None:
     """Run a tree of jobs."""
     from .config import Limits
@@ -89,21 +91,24 @@ def run(
     become_subreaper()  # orphans of the run come back to us, so that none outlives it
     limits = Limits(warning=limit_warning, error=limit_error, critical=limit_critical)
     outcome = asyncio.run(run_async(
-        spec, tracking=tracking, scheduler=scheduler, sched_args=parse_sched_args(sched_arg),
+        spec, tracking=tracking, scheduler=scheduler, sched_args=parse_sched_args(sched_arg or []),
         limits=limits, interval=interval, grace=grace, sink=console, on_warning=warn,
         on_start=started, handle_signals=True,
     ))
     close = getattr(console, "close", None)
     if close is not None:
         close()
-    console.summary(outcome.result, str(outcome.tracking), outcome.interrupted)
+    from .results import load_overview
+
+    top, failed = load_overview(outcome.tracking)
+    console.summary(top, failed, str(outcome.tracking), outcome.interrupted)
     raise typer.Exit(outcome.exit_code)
 
 
 @app.command()
 def show(
-    tracking: Path = typer.Argument(..., help="Tracking directory of a run (finished or running)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the tree as JSON (a stable format)."),
+    tracking: Annotated[Path, typer.Argument(help="Tracking directory of a run (finished or running).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the tree as JSON (a stable format).")] = False,
 ) -> None:
     """Print the tree of a run: each node's result, exit code, messages, duration and memory."""
     from .results import load_results
@@ -118,11 +123,13 @@ def show(
 
 @app.command()
 def logs(
-    tracking: Path = typer.Argument(..., help="Tracking directory of a run."),
-    path: Optional[str] = typer.Argument(None, help="Node path as 'gator show' prints it (default: the top)."),
-    severity: str = typer.Option("debug", "--severity", metavar="LEVEL",
-                                 help="Lowest severity shown: debug, info, warning, error, critical."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON object per message."),
+    tracking: Annotated[Path, typer.Argument(help="Tracking directory of a run.")],
+    path: Annotated[Optional[str], typer.Argument(
+        help="Node path as 'gator show' prints it (default: the top).")] = None,
+    severity: Annotated[str, typer.Option(
+        "--severity", metavar="LEVEL", help="Lowest severity shown: debug, info, warning, error, critical.")]
+    = "debug",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per message.")] = False,
 ) -> None:
     """Print the messages of one node."""
     from .results import load_results, node_directory

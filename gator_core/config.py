@@ -60,7 +60,7 @@ class NodeConfig:
 
     path: str
     tracking: str
-    cwd: str
+    cwd: list[str]  # working directory parts, root first: joined after $VAR expansion
     env: dict[str, str | None] = field(default_factory=dict)  # spec layers merged, top down
     arrays: list[tuple[str, int]] = field(default_factory=list)  # (array id, index), outermost first
     watch: list[str] = field(default_factory=list)  # descendant paths whose outcome the parent needs

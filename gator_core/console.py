@@ -88,7 +88,8 @@ class Console:
             self.stream.write(text + "\n")
             self.stream.flush()
 
-    def summary(self, root: NodeResult, tracking: str, interrupted: bool = False) -> None:
+    def summary(self, root: NodeResult, failed: list[NodeResult], tracking: str,
+                interrupted: bool = False) -> None:
         """The closing lines: counts, every failed job with its log, where the run is kept."""
         jobs = root.jobs
         total = jobs.get("total", 0)
@@ -109,7 +110,6 @@ class Console:
         if peak:
             out.write(f" (largest job {human_bytes(peak)})")
         out.write("\n")
-        failed = [node for node in root.jobs_only() if node.result in ("fail", "lost")]
         if failed:
             out.write(f"{'Failed' if not any(n.result == 'lost' for n in failed) else 'Failed or lost'}:\n")
             width = min(60, max(len(node.path) for node in failed))
@@ -119,6 +119,6 @@ class Console:
                           f"{node.path:<{width}}  {why}\n")
                 out.write(f"       log: {node.log}\n")
             if len(failed) > 200:
-                out.write(f"  ... and {len(failed) - 200} more: gator show {tracking} --failed\n")
+                out.write(f"  ... and {len(failed) - 200} more: gator show {tracking}\n")
         out.write(f"Tracking: {tracking}\n")
         out.flush()

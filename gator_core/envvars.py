@@ -14,6 +14,7 @@ missing variable shows up in the job's command line rather than vanishing.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 
@@ -25,6 +26,7 @@ __all__ = [
     "CONTROL_VARIABLES",
     "overlay",
     "expand",
+    "expand_path",
     "array_variables",
     "job_environment",
 ]
@@ -68,6 +70,11 @@ def expand(text: str, env: Mapping[str, str]) -> str:
         return env.get(name, match.group(0))
 
     return _VAR.sub(replace, text)
+
+
+def expand_path(parts: list[str], env: Mapping[str, str]) -> str:
+    """Expand each part of a path, then join them (an absolute part starts over)."""
+    return os.path.normpath(os.path.join(*(expand(part, env) for part in parts)))
 
 
 def _suffix(array_id: str) -> str:

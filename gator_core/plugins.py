@@ -1,4 +1,9 @@
-"""Finding plugins: the entry-point group ``gator``, loaded through pluggy."""
+"""Finding plugins: the entry-point group ``gator``, registered with pluggy.
+
+Each entry point is loaded by itself, so that a plugin that fails to import
+is reported by its entry-point name and value, not as a bare traceback.
+Set ``GATOR_TRACE_HOOKS=1`` to print every hook call and its results.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import os
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import metadata
 
 import pluggy
 
@@ -15,19 +21,31 @@ from .textutil import did_you_mean
 
 __all__ = ["plugin_manager", "SchedulerInfo", "available_schedulers", "scheduler_class"]
 
+# plugin object -> "distribution version", for `gator schedulers`
+_DISTRIBUTIONS: dict[int, str] = {}
+
 
 @lru_cache(maxsize=1)
 def plugin_manager() -> pluggy.PluginManager:
-    """The process-wide plugin manager, with every installed plugin loaded.
-
-    A plugin that fails to import is reported naming the entry point.
-    """
+    """The process-wide plugin manager, with every installed plugin registered."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    try:
-        pm.load_setuptools_entrypoints(hookspecs.PROJECT)
-    except Exception as exc:  # a broken third-party plugin must not look like our bug
-        raise UsageError(f"cannot load a '{hookspecs.PROJECT}' plugin: {type(exc).__name__}: {exc}") from exc
+    seen: set[str] = set()
+    for entry in metadata.entry_points(group=hookspecs.PROJECT):
+        if entry.name in seen:  # the same distribution seen twice on sys.path
+            continue
+        seen.add(entry.name)
+        try:
+            plugin = entry.load()
+        except Exception as exc:  # a broken third-party plugin must not look like our bug
+            raise UsageError(
+                f"cannot load the '{entry.name}' plugin ({entry.value}): {type(exc).__name__}: {exc}"
+            ) from exc
+        if pm.is_registered(plugin):
+            continue
+        pm.register(plugin, name=entry.name)
+        dist = entry.dist
+        _DISTRIBUTIONS[id(plugin)] = f"{dist.name} {dist.version}" if dist else "(unknown package)"
     if os.environ.get("GATOR_TRACE_HOOKS"):
         pm.trace.root.setwriter(sys.stderr.write)
         pm.enable_tracing()
@@ -42,24 +60,32 @@ class SchedulerInfo:
     distribution: str  # package that provides it, with version
 
 
+def _provider(pm: pluggy.PluginManager, cls: type) -> tuple[str, str]:
+    """Which registered plugin a class comes from (the one whose module holds it)."""
+    best: tuple[int, str, str] = (-1, "(unknown)", "(registered in process)")
+    for name, plugin in pm.list_name_plugin():
+        module = getattr(plugin, "__name__", "")
+        if module and (cls.__module__ == module or cls.__module__.startswith(module + ".")):
+            if len(module) > best[0]:
+                best = (len(module), name, _DISTRIBUTIONS.get(id(plugin), "(registered in process)"))
+    return best[1], best[2]
+
+
 def available_schedulers() -> dict[str, SchedulerInfo]:
     """Every installed scheduler by name.  Raises UsageError on a name clash."""
     pm = plugin_manager()
     found: dict[str, SchedulerInfo] = {}
-    dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
-    for impl in pm.hook.gator_schedulers.get_hookimpls():
-        classes = impl.function() or []
-        dist = dists.get(id(impl.plugin))
-        dist_name = f"{dist.project_name} {dist.version}" if dist else "(registered in process)"
-        for cls in classes:
+    for classes in pm.hook.gator_schedulers():
+        for cls in classes or []:
+            plugin, dist = _provider(pm, cls)
             name = getattr(cls, "name", "")
             if not name:
-                raise UsageError(f"scheduler class {cls.__qualname__} from plugin '{impl.plugin_name}' has no name")
+                raise UsageError(f"scheduler class {cls.__qualname__} from plugin '{plugin}' has no name")
             if name in found and found[name].cls is not cls:
                 raise UsageError(
-                    f"two plugins provide scheduler '{name}': {found[name].plugin} and {impl.plugin_name}"
+                    f"two plugins provide scheduler '{name}': {found[name].plugin} and {plugin}"
                 )
-            found[name] = SchedulerInfo(name, cls, impl.plugin_name, dist_name)
+            found[name] = SchedulerInfo(name, cls, plugin, dist)
     return found
 
 

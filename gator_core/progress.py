@@ -72,5 +72,6 @@ class PlainProgress:
     def note(self, text: str) -> None:
         self.console.note(text)
 
-    def summary(self, root: NodeResult, tracking: str, interrupted: bool = False) -> None:
-        self.console.summary(root, tracking, interrupted)
+    def summary(self, root: NodeResult, failed: list[NodeResult], tracking: str,
+                interrupted: bool = False) -> None:
+        self.console.summary(root, failed, tracking, interrupted)

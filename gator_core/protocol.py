@@ -216,7 +216,8 @@ class ParentSide:
             else:
                 raise ProtocolError(f"a child may not send {message.TYPE} here")
         else:
-            raise ProtocolError(f"{message.TYPE} received after the child completed")
+            ended = "completed" if self.state == "complete" else "refused the conversation"
+            raise ProtocolError(f"{message.TYPE} received after the child {ended}")
         return message
 
 

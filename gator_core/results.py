@@ -21,7 +21,7 @@ from .exceptions import StoreError
 from .store import DB_NAME, LOG_NAME, StoreReader
 from .summary import FINAL_RESULTS, empty_jobs, empty_messages
 
-__all__ = ["NodeResult", "load_results", "node_directory"]
+__all__ = ["NodeResult", "load_results", "load_overview", "node_directory"]
 
 
 @dataclass
@@ -165,6 +165,53 @@ def load_results(tracking: str | Path) -> NodeResult:
     if not (directory / DB_NAME).exists():
         raise StoreError(f"{directory} is not a Gator tracking directory (no {DB_NAME})")
     return _load_tier(directory, None)
+
+
+def load_overview(tracking: str | Path, *, keep: tuple[str, ...] = ("fail", "lost")
+                  ) -> tuple[NodeResult, list[NodeResult]]:
+    """The top node (without children) and the jobs whose result is in ``keep``.
+
+    Streams through the stores instead of building the whole tree, so that the
+    closing summary of a run of 10^5 jobs costs little memory.
+    """
+    directory = Path(tracking)
+    if not (directory / DB_NAME).exists():
+        raise StoreError(f"{directory} is not a Gator tracking directory (no {DB_NAME})")
+    kept: list[NodeResult] = []
+
+    def visit(tier_dir: Path, row: dict[str, Any] | None, settled: str | None) -> NodeResult:
+        store = StoreReader(tier_dir)
+        attrs = store.attrs()
+        top = NodeResult(id=attrs.get("id", tier_dir.name), path=attrs.get("path", tier_dir.name),
+                         kind=attrs.get("kind", "group"), result="running", tracking=str(tier_dir))
+        _from_summary(top, attrs.get("summary") or {})
+        if attrs.get("result"):
+            top.result = attrs["result"]
+        if row is not None and row.get("result") in FINAL_RESULTS and row.get("summary"):
+            _from_summary(top, row["summary"])
+        ended = settled or (f"{top.path} ended ({top.result})" if top.result in FINAL_RESULTS else None)
+        with store:
+            for child_row in store.iter_children():
+                visit_row(tier_dir, child_row, ended)
+        return top
+
+    def visit_row(tier_dir: Path, child_row: dict[str, Any], ended: str | None) -> None:
+        child_dir = tier_dir / child_row["key"]
+        if child_row["kind"] != "job" and (child_dir / DB_NAME).exists():
+            try:
+                visit(child_dir, child_row, ended)
+                return
+            except StoreError:
+                pass
+        if child_row["kind"] != "job":
+            return
+        job = _load_child(tier_dir, child_row)
+        if ended and job.result not in FINAL_RESULTS:
+            job.result, job.reason = "lost", job.reason or ended
+        if job.result in keep:
+            kept.append(job)
+
+    return visit(directory, None, None), kept
 
 
 def node_directory(root: NodeResult, path: str) -> NodeResult:

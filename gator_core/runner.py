@@ -35,17 +35,22 @@ __all__ = ["run", "run_async", "RunOutcome", "prepare_tracking", "parse_sched_ar
 
 @dataclass
 class RunOutcome:
-    """A finished (or interrupted) run: its result tree and where it is kept."""
+    """A finished (or interrupted) run: where it is kept, and how it ended."""
 
-    result: NodeResult
     tracking: Path
+    top_result: str
     interrupted: bool = False
+
+    @property
+    def result(self) -> NodeResult:
+        """The whole result tree, read from the stores (large for a large run)."""
+        return load_results(self.tracking)
 
     @property
     def exit_code(self) -> int:
         if self.interrupted:
             return 130
-        return 0 if self.result.result == "pass" else 1
+        return 0 if self.top_result == "pass" else 1
 
 
 def parse_sched_args(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
@@ -111,7 +116,7 @@ async def run_async(
     tracking: str | Path | None = None,
     scheduler: str = "local",
     sched_args: Mapping[str, str] | None = None,
-    limits: Limits = Limits(),
+    limits: Limits | None = None,
     interval: float = DEFAULT_INTERVAL,
     grace: float = DEFAULT_GRACE,
     sink: ChangeSink | None = None,
@@ -133,11 +138,11 @@ async def run_async(
     token = secrets.token_urlsafe(32)
     run_config = RunConfig(
         run_id=uuid.uuid4().hex, tracking_root=str(directory), launch_dir=launch_dir,
-        scheduler=scheduler, sched_options=options, interval=interval, grace=grace, limits=limits,
+        scheduler=scheduler, sched_options=options, interval=interval, grace=grace, limits=limits or Limits(),
     )
     path = root_path(root)
     node = NodeConfig(path=path, tracking=str(directory),
-                      cwd=os.path.normpath(os.path.join(launch_dir, root.cwd or ".")))
+                      cwd=[launch_dir, *([root.cwd] if root.cwd else [])])
     (directory / "spec.yaml").write_text(dump_spec(root), encoding="utf-8")
     tier = Tier(root, node, run_config, key=path, token=token, sink=sink)
     tier.store.set_attrs({"run_id": run_config.run_id, "spec_file": source,
@@ -172,14 +177,14 @@ async def run_async(
                 for sig in signals:
                     loop.add_signal_handler(sig, interrupt, signal.Signals(sig).name)
             try:
-                await tier.run(sched)
+                summary = await tier.run(sched)
             finally:
                 if handle_signals:
                     for sig in signals:
                         loop.remove_signal_handler(sig)
     finally:
         tier.close()
-    return RunOutcome(load_results(directory), directory, interrupted)
+    return RunOutcome(directory, summary["result"], interrupted)
 
 
 def run(spec: str | Path | Node, **kwargs: Any) -> NodeResult:

@@ -167,7 +167,7 @@ class SchedulerContext:
     grace: float  # seconds between SIGTERM and SIGKILL when stopping a child
     events: Callable[[ChildEvent], None]
     log: Callable[[int, str], None]  # (severity, text) into the tier's messages
-    inherited: Mapping[str, Any] | None = None  # what the root's scheduler exported
+    inherited: Mapping[str, Any] | None = None  # what the parent tier's scheduler exported
 
 
 @dataclass(frozen=True)
@@ -202,12 +202,9 @@ def parse_size(text: str) -> int:
     from .spec.model import MEMORY_UNITS
 
     raw = text.strip().upper().replace(" ", "")
-    for unit, factor in MEMORY_UNITS.items():
-        if raw.endswith(unit):
-            number = float(raw[: -len(unit)])
-            break
-    else:
-        number, factor = float(raw), MEMORY_UNITS["MB"]
+    unit = next((u for u in MEMORY_UNITS if raw.endswith(u)), None)
+    number = float(raw[: -len(unit)] if unit else raw)
+    factor = MEMORY_UNITS[unit or "MB"]
     if number <= 0:
         raise ValueError("must be greater than zero")
     return int(number * factor)
@@ -277,7 +274,7 @@ class Scheduler(abc.ABC):
         return settings
 
     # -- lifecycle -------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - optional to override, not abstract
         """Prepare to launch (connect to a daemon, start helpers).  Default: nothing."""
 
     async def __aenter__(self) -> Scheduler:

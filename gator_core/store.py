@@ -238,13 +238,18 @@ class StoreReader:
         return dict(self._query("SELECT name, value FROM metrics"))
 
     def children(self) -> list[dict[str, Any]]:
-        rows = self._query("SELECT key, kind, state, data FROM children ORDER BY position")
-        out = []
-        for key, kind, state, data in rows:
-            item = json.loads(data)
-            item.update({"key": key, "kind": kind, "state": state})
-            out.append(item)
-        return out
+        return list(self.iter_children())
+
+    def iter_children(self) -> Iterator[dict[str, Any]]:
+        """A tier's rows one at a time (a large array must not be held at once)."""
+        try:
+            cursor = self._db.execute("SELECT key, kind, state, data FROM children ORDER BY position")
+            for key, kind, state, data in cursor:
+                item = json.loads(data)
+                item.update({"key": key, "kind": kind, "state": state})
+                yield item
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read store {self.path}: {exc}") from None
 
     def message_counts(self) -> dict[str, int]:
         counts = {name: 0 for name in SEVERITIES}

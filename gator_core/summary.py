@@ -95,7 +95,7 @@ def rollup(children: Iterable[Mapping[str, Any]], kinds: Iterable[str]) -> dict[
     messages = empty_messages()
     jobs = empty_jobs()
     metrics: dict[str, dict[str, float]] = {}
-    for summary, kind in zip(children, kinds):
+    for summary, kind in zip(children, kinds, strict=True):
         for key, value in summary.get("messages", {}).items():
             if key in messages:
                 messages[key] += int(value)

@@ -52,6 +52,7 @@ from .transport import ConnectionClosed, ParentServer, PeerLink
 __all__ = ["Tier", "ChangeSink", "CHILD_COMMAND"]
 
 CHILD_COMMAND = ("-m", "gator_core.child")  # after the interpreter
+LAUNCH_BATCH = 500  # children handed to the scheduler in one call
 _WARNING = SEVERITIES["warning"]
 
 
@@ -318,6 +319,13 @@ class Tier:
             return "skipped" if other.outcome == "skipped" else "fail"
         return None
 
+    def _describe(self, target: Any, outcome: str) -> str:
+        node = self.spec.jobs[target.sibling]
+        whole = not target.subpath and not isinstance(node, Job)
+        if outcome == "skipped":
+            return "did not run every job" if whole else "did not run"
+        return {"fail": "failed", "pass": "passed"}[outcome]
+
     def _check(self, child: Child) -> str | None:
         """'ready', a reason to skip, or None to keep waiting."""
         waiting = False
@@ -328,9 +336,9 @@ class Tier:
             if outcome is None:
                 waiting = True
             elif cond == "on_pass" and outcome != "pass":
-                return f"on_pass: '{label}' {'did not run' if outcome == 'skipped' else 'failed'}"
+                return f"on_pass: '{label}' {self._describe(target, outcome)}"
             elif cond == "on_fail" and outcome != "fail":
-                return f"on_fail: '{label}' {'did not run' if outcome == 'skipped' else 'passed'}"
+                return f"on_fail: '{label}' {self._describe(target, outcome)}"
         return None if waiting else "ready"
 
     def _consider(self, child: Child) -> None:
@@ -350,6 +358,17 @@ class Tier:
         for dependant in self.dependents.get(child.decl, ()):
             if dependant.index == child.index:
                 self._consider(dependant)
+
+    def _watch_for(self, child: Child) -> list[str]:
+        """Paths below ``child`` whose outcome someone waits for: asked by its siblings,
+        or passed down from our own parent (``a.b.c`` asked of us reaches ``a`` as ``b.c``)."""
+        wanted = set(child.watch)
+        own_id = self.spec.jobs[child.decl].id or f"T{child.decl}"
+        for name in self.node.watch:
+            head, _, rest = name.partition(".")
+            if head == own_id and rest:
+                wanted.add(rest)
+        return sorted(wanted)
 
     def _report_watched(self) -> None:
         """Outcomes of descendants our parent waits on, as soon as they are known."""
@@ -439,7 +458,7 @@ class Tier:
             cwd=resolve_cwd(self.node.cwd, child.node),
             env=child_layer(self.layer, child.node),
             arrays=arrays,
-            watch=list(child.watch),
+            watch=self._watch_for(child),
         )
         return Welcome(spec=spec, config={**self._run_dict, "node": node.to_dict()})
 
@@ -456,6 +475,9 @@ class Tier:
         assert isinstance(hello, Hello)
         child = self.by_key.get(hello.key)
         problem = None
+        if child is not None and child.state == "done" and hello.resume:
+            await self._serve_finished(link, child)  # it reconnected to repeat its final report
+            return
         if child is None:
             problem = f"no child '{hello.key}' here"
         elif child.state == "done":
@@ -515,6 +537,17 @@ class Tier:
                 if child.exit_event is not None and child.state != "done":
                     self._exited_without_report(child)
 
+    async def _serve_finished(self, link: PeerLink, child: Child) -> None:
+        """A finished child lost its connection before our ack: acknowledge again."""
+        try:
+            await link.send(self._welcome(child))
+            while True:
+                if isinstance(await link.receive(), Complete):
+                    await link.send(Ack())
+                    return
+        except (ProtocolError, ConnectionClosed):
+            return
+
     # -- launching ------------------------------------------------------------------------------
     def _request(self, child: Child) -> LaunchRequest:
         assert self.scheduler is not None
@@ -541,29 +574,34 @@ class Tier:
         return request
 
     async def _launch_ready(self) -> None:
+        """Hand every ready child to the scheduler, in batches (a batch system may
+        submit one batch as one array; memory stays flat for huge arrays)."""
         batch, self._ready = self._ready, []
         if self.stopping:
             for child in batch:
                 self._consider(child)  # skips it
             return
         assert self.scheduler is not None
-        requests = []
-        launched = []
-        for child in batch:
-            if child.state != "pending":  # considered ready more than once
+        for start in range(0, len(batch), LAUNCH_BATCH):
+            launched = []
+            for child in batch[start:start + LAUNCH_BATCH]:
+                if child.state != "pending" or self.stopping:  # considered twice, or stopped meanwhile
+                    continue
+                launched.append(child)
+                child.state = "launched"
+                self._pending_jobs -= self._job_counts[child.decl]
+                self.active[child.key] = child
+                self._touch(child)
+            if not launched:
                 continue
-            launched.append(child)
-            child.state = "launched"
-            self._pending_jobs -= self._job_counts[child.decl]
-            self.active[child.key] = child
-            self._touch(child)
-            requests.append(self._request(child))
-        try:
-            await self.scheduler.launch(requests)
-        except Exception as exc:  # a broken plugin must not hang the tree
-            for child in launched:
-                if child.state != "done":
-                    self._fail(child, f"scheduler could not launch it: {type(exc).__name__}: {exc}")
+            requests = [self._request(child) for child in launched]
+            try:
+                await self.scheduler.launch(requests)
+            except Exception as exc:  # a broken plugin must not hang the tree
+                for child in launched:
+                    if child.state != "done":
+                        self._fail(child, f"scheduler could not launch it: {type(exc).__name__}: {exc}")
+            del requests
 
     # -- monitoring -----------------------------------------------------------------------------
     async def _monitor(self) -> None:

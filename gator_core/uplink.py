@@ -51,6 +51,7 @@ class UpLink:
         self._loop = asyncio.get_running_loop()
         self._last_send = 0.0
         self._completing = False
+        self._final: Complete | None = None
 
     def start(self) -> None:
         self._tasks = [
@@ -131,6 +132,8 @@ class UpLink:
             return False
         self.link = link
         self._dirty.set()  # the parent may have missed updates
+        if self._final is not None:  # the final report may not have arrived: say it again
+            await self._send(self._final)
         return True
 
     async def complete(self, summary: dict[str, Any], changes: list[dict[str, Any]],
@@ -138,9 +141,10 @@ class UpLink:
         """Send the final summary and wait (bounded) for the parent's ack."""
         self._completing = True
         self._dirty.set()
+        self._final = Complete(summary, changes, watched)
         deadline = self._loop.time() + max(10.0, 2 * self.interval)
         while self.parent_lost is None:
-            if await self._send(Complete(summary, changes, watched)):
+            if await self._send(self._final):
                 remaining = deadline - self._loop.time()
                 try:
                     await asyncio.wait_for(asyncio.shield(self._acked.wait()), timeout=max(0.1, remaining))

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import NodeConfig, RunConfig
-from .envvars import RELEASE_FD, array_variables, expand, job_environment
+from .envvars import RELEASE_FD, array_variables, expand, expand_path, job_environment
 from .exceptions import ChildError, ProtocolError
 from .lines import LineSplitter
 from .procs import (
@@ -233,7 +233,7 @@ class Wrapper:
 
     def _start(self, env: dict[str, str]) -> subprocess.Popen[bytes] | str:
         argv = [expand(self.job.command or "", env), *(expand(a, env) for a in self.job.args)]
-        cwd = expand(self.node.cwd, env)
+        cwd = expand_path(self.node.cwd, env)
         self.store.set_attrs({"argv": argv, "cwd": cwd})
         try:
             return subprocess.Popen(

@@ -137,8 +137,10 @@ class _Builder:
         tag = cls.TAG  # type: ignore[attr-defined]
         values: dict[str, yaml.Node] = {}
         if isinstance(node, yaml.MappingNode):
-            self._plain.flatten_mapping(node)  # honour '<<' merge keys
+            own = {id(key) for key, _ in node.value}
+            self._plain.flatten_mapping(node)  # honour '<<' merge keys (merged pairs come first)
             seen_alias: dict[str, str] = {}
+            written: set[str] = set()
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode) or self.tag_name(key_node):
                     self.issue(key_node, f"field names of !{tag} must be plain strings")
@@ -152,12 +154,14 @@ class _Builder:
                 if name in seen_alias and seen_alias[name] != key:
                     self.issue(key_node, f"!{tag} gives both '{seen_alias[name]}' and '{key}'; use one")
                     continue
-                if name in values:
+                if name in written and id(key_node) in own:
                     self.issue(
                         key_node,
                         f"field '{key}' of !{tag} is given twice; the last value is used",
                         "warning",
                     )
+                if id(key_node) in own:
+                    written.add(name)
                 seen_alias[name] = key
                 values[name] = value_node
         elif isinstance(node, yaml.SequenceNode):
@@ -167,7 +171,7 @@ class _Builder:
                     f"!{tag} takes at most {len(fields)} values ({', '.join(fields)}), "
                     f"got {len(node.value)}",
                 )
-            for name, value_node in zip(fields, node.value):
+            for name, value_node in zip(fields, node.value, strict=False):  # extras reported above
                 values[name] = value_node
         elif isinstance(node, yaml.ScalarNode):
             # '!Cores 2' is read as '!Cores [2]'; an empty '!Job' as a mapping with no fields.
@@ -192,7 +196,7 @@ class _Builder:
         tag = cls.TAG  # type: ignore[attr-defined]
         if name == "jobs":
             if not isinstance(node, yaml.SequenceNode):
-                if isinstance(node, yaml.ScalarNode) and node.value in ("", None):
+                if isinstance(node, yaml.ScalarNode) and node.value in ("", "null", "~", None):
                     return []
                 self.issue(node, f"'jobs' of !{tag} must be a list of !Job, !JobGroup or !JobArray")
                 return _INVALID
@@ -200,7 +204,7 @@ class _Builder:
             return [item for item in built if item is not _INVALID]  # bad ones are reported
         if name == "resources":
             if not isinstance(node, yaml.SequenceNode):
-                if isinstance(node, yaml.ScalarNode) and node.value in ("", None):
+                if isinstance(node, yaml.ScalarNode) and node.value in ("", "null", "~", None):
                     return []
                 self.issue(node, "'resources' must be a list of !Cores, !Memory, !License or !Feature")
                 return _INVALID

@@ -37,17 +37,17 @@ FIELD_DOCS: dict[str, str] = {
     "name": "Name of the licence or feature.",
 }
 
-_ID = {"type": ["string", "integer"], "pattern": ID_PATTERN.pattern}
+_ID = {"type": ["string", "integer", "null"], "pattern": ID_PATTERN.pattern}
 _DEPS = {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]}
 _SCALAR = {"type": ["string", "number", "boolean"]}
 _TYPES: dict[str, dict[str, Any]] = {
     "id": _ID,
-    "env": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "null"]}},
-    "cwd": {"type": "string"},
+    "env": {"type": ["object", "null"], "additionalProperties": {"type": ["string", "number", "boolean", "null"]}},
+    "cwd": {"type": ["string", "null"]},
     "command": {"type": "string", "minLength": 1},
-    "args": {"type": "array", "items": _SCALAR},
-    "resources": {"type": "array", "items": {"$ref": "#/$defs/Resource"}},
-    "jobs": {"type": "array", "items": {"$ref": "#/$defs/Node"}},
+    "args": {"type": ["array", "null"], "items": _SCALAR},
+    "resources": {"type": ["array", "null"], "items": {"$ref": "#/$defs/Resource"}},
+    "jobs": {"type": ["array", "null"], "items": {"$ref": "#/$defs/Node"}},
     "repeats": {"type": "integer", "minimum": 0},
     "on_pass": _DEPS,
     "on_fail": _DEPS,
@@ -56,7 +56,7 @@ _TYPES: dict[str, dict[str, Any]] = {
 _RESOURCE_TYPES: dict[str, dict[str, dict[str, Any]]] = {
     "Cores": {"count": {"type": "integer", "minimum": 0}, "arch": {"type": "string"}},
     "Memory": {"size": {"type": "number", "exclusiveMinimum": 0},
-               "unit": {"type": "string", "enum": ["KB", "MB", "GB", "TB", "kb", "mb", "gb", "tb"]}},
+               "unit": {"type": "string", "pattern": "^\\s*[KkMmGgTt][Bb]\\s*$"}},
     "License": {"name": {"type": "string", "minLength": 1}, "count": {"type": "integer", "minimum": 0}},
     "Feature": {"name": {"type": "string", "minLength": 1}, "count": {"type": "integer", "minimum": 0}},
 }

@@ -86,8 +86,11 @@ class _Validator:
         empty: dict[str, Any] = {"env": {}, "args": [], "resources": [], "jobs": [],
                                  "on_pass": [], "on_fail": [], "on_done": [], "repeats": 0}
         for name in node.FIELDS:
-            if _is_invalid(getattr(node, name)):
+            value = getattr(node, name)
+            if _is_invalid(value):
                 setattr(node, name, empty.get(name, ""))
+            elif value is None and name in empty and name != "repeats":
+                setattr(node, name, empty[name])  # `env:` with nothing after it is empty
         tag = node.TAG
         if node.id is not None:
             if _is_int(node.id):
@@ -285,7 +288,13 @@ def _is_invalid(value: Any) -> bool:
 
 
 def root_path(root: Node) -> str:
-    """The path of a tree's top node: its id, or ``root`` when it has none."""
+    """The path of a tree's top node: its id, or ``root`` when it has none.
+
+    A lone ``!Job`` runs under an implicit group called ``root``, so its path
+    is ``root.<id>`` (``root.T0`` when unnamed).
+    """
+    if isinstance(root, Job):
+        return f"root.{root.id or 'T0'}"
     return str(root.id) if root.id else "root"
 
 
@@ -299,4 +308,8 @@ def validate(root: Node, file: str = "<python>") -> list[SpecIssue]:
         checker.issues.append(SpecIssue(file, 0, 0, "the top of a spec must be a !Job, !JobGroup or !JobArray"))
         return checker.issues
     checker.node(root, root_path(root))
+    for cond in CONDITIONS:
+        if getattr(root, cond):
+            checker.report(root, root_path(root), f"'{cond}' of the top node is ignored: it has no siblings",
+                           cond, severity="warning")
     return checker.issues

@@ -1,7 +1,8 @@
 """The conformance suite runs against every scheduler.
 
-``--schedulers`` picks which (comma-separated; default: every scheduler that
-needs no cluster).  Cluster schedulers join the list in the cluster layer.
+``--schedulers`` picks which (comma-separated; default: the ones that need no
+cluster).  Any installed scheduler can be named: those not listed in KNOWN
+are found through the plugin registry, as `gator run --scheduler` finds them.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def scheduler_cls(scheduler_name: str, request: pytest.FixtureRequest) -> type:
+    if scheduler_name not in KNOWN:
+        from gator_core.plugins import scheduler_class
+
+        return scheduler_class(scheduler_name)
     module, name, needs_plugin = KNOWN[scheduler_name]
     if needs_plugin:
         target: Path = request.getfixturevalue("example_plugin")
@@ -45,6 +50,6 @@ def scheduler_env(scheduler_name: str, request: pytest.FixtureRequest) -> dict[s
     """Environment for `gator` processes that use this scheduler."""
     from helpers import with_plugin
 
-    if KNOWN[scheduler_name][2]:
+    if scheduler_name in KNOWN and KNOWN[scheduler_name][2]:
         return with_plugin(request.getfixturevalue("example_plugin"))
     return {}

@@ -14,10 +14,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
+from helpers import gator, gator_processes, node, units, wait_for, write
 
 from gator_core import ChildEvent, EventKind, LaunchRequest, Resources, SchedulerContext
-from helpers import gator, gator_processes, node, units, wait_for, write
 
 PY = sys.executable
 

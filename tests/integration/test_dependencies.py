@@ -97,3 +97,45 @@ def test_dependency_on_a_job_inside_a_sibling_group(tmp_path: Path):
     slow = node(tree, "root.g.slow")
     assert node(tree, "root.after_quick")["started"] < slow["stopped"]
     assert node(tree, "root.after_g")["started"] >= slow["stopped"]
+
+
+def test_dependency_on_a_job_two_levels_down(tmp_path: Path):
+    """`on_pass: [g.h.j]` waits for j, two tiers down, and sees that it passed."""
+    spec = """
+!JobGroup
+  jobs:
+  - !JobGroup
+      id: g
+      jobs:
+      - !JobGroup
+          id: h
+          jobs:
+          - !Job {id: j, command: "true"}
+          - !Job {id: other, command: "false"}
+  - !Job {id: after_j, command: "true", on_pass: [g.h.j]}
+  - !Job {id: after_other, command: "true", on_fail: [g.h.other]}
+  - !Job {id: after_h, command: "true", on_pass: [g.h]}
+"""
+    _, _, tree = run_spec(tmp_path, spec, check=1)
+    assert node(tree, "root.after_j")["result"] == "pass"
+    assert node(tree, "root.after_other")["result"] == "pass"
+    assert node(tree, "root.after_h")["result"] == "skipped"
+    assert node(tree, "root.after_h")["reason"] == "on_pass: 'g.h' failed"
+
+
+def test_a_group_with_a_skipped_job_does_not_satisfy_on_pass(tmp_path: Path):
+    spec = """
+!JobGroup
+  jobs:
+  - !JobGroup
+      id: g
+      jobs:
+      - !Job {id: a, command: "true"}
+      - !Job {id: b, command: "true", on_fail: [a]}
+  - !Job {id: after, command: "true", on_pass: [g]}
+  - !Job {id: cleanup, command: "true", on_done: [g]}
+"""
+    _, _, tree = run_spec(tmp_path, spec, check=0)
+    assert node(tree, "root.g")["result"] == "pass"
+    assert node(tree, "root.after")["reason"] == "on_pass: 'g' did not run every job"
+    assert node(tree, "root.cleanup")["result"] == "pass"

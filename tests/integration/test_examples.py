@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from helpers import ROOT, gator, logs, node
 
 SEED = ROOT / "examples" / "seed"

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from helpers import gator_processes, node, units, wait_for, write
 
 

@@ -113,6 +113,15 @@ def test_working_directory_defaults_to_the_launch_directory_and_resolves_relativ
     assert logs(tracking, "root.T1.deeper") == [str(tmp_path / "sub" / "deeper")]
 
 
+def test_working_directory_expands_variables_before_joining(tmp_path: Path):
+    (tmp_path / "scratch" / "run").mkdir(parents=True)
+    spec = "!JobGroup\n  env: {WHERE: scratch}\n  jobs:\n  - !Job {id: a, command: pwd, cwd: $WHERE/run}\n" \
+           "  - !Job {id: b, command: pwd, cwd: '${ABS}'}\n"
+    _, tracking, _ = run_spec(tmp_path, spec, env={"ABS": str(tmp_path / "scratch")})
+    assert logs(tracking, "root.a") == [str(tmp_path / "scratch" / "run")]
+    assert logs(tracking, "root.b") == [str(tmp_path / "scratch")]
+
+
 def test_cpu_of_child_processes_and_peak_memory_are_measured(tmp_path: Path):
     """The seed system always recorded the CPU of child processes as 0."""
     burn = tmp_path / "burn.py"

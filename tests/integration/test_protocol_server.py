@@ -11,10 +11,9 @@ import uuid
 from pathlib import Path
 
 import psutil
+from helpers import gator, logs, node, units, wait_for, write
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-
-from helpers import gator, logs, node, units, wait_for, write
 
 
 def run_in_background(tmp_path: Path, marker: str) -> tuple[subprocess.Popen[str], Path]:
@@ -94,7 +93,7 @@ def test_strangers_and_nonsense_are_refused_and_logged_while_the_run_goes_on(tmp
     assert outcomes[1] == ("http 401", [])
     for outcome, reason in zip(outcomes[2:], ["message is not JSON", "no child 'nobody' here",
                                              "unknown message type 'launch_missiles'",
-                                             "child 'waiter' is already connected"]):
+                                             "child 'waiter' is already connected"], strict=True):
         status, replies = outcome
         assert status == "closed 1008", outcome
         refusal = json.loads(replies[-1])

@@ -28,7 +28,6 @@ import uuid
 from pathlib import Path
 
 import psutil
-
 from helpers import logs, node, run_spec, units, wait_for, write
 
 

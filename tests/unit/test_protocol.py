@@ -7,8 +7,20 @@ import json
 import pytest
 
 from gator_core import ProtocolError
-from gator_core.protocol import (Ack, ChildSide, Complete, Heartbeat, Hello, ParentSide, Refuse, Stop,
-                                 Update, Welcome, decode, encode)
+from gator_core.protocol import (
+    Ack,
+    ChildSide,
+    Complete,
+    Heartbeat,
+    Hello,
+    ParentSide,
+    Refuse,
+    Stop,
+    Update,
+    Welcome,
+    decode,
+    encode,
+)
 
 ALL = [Hello("a", pid=3, host="h"), Welcome({"tag": "Job"}, {"run": {}}), Update({"result": "running"}),
        Heartbeat(), Complete({"result": "pass"}, [{"event": "finish"}], {"x": "pass"}), Ack(), Stop("why"),

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from gator_core import Capacity, Cores, Job, JobArray, JobGroup, License, Memory, ResourcePool, Resources
-from gator_core import UsageError, loads_spec
+from gator_core import (
+    Capacity,
+    Cores,
+    Job,
+    JobArray,
+    JobGroup,
+    License,
+    Memory,
+    ResourcePool,
+    Resources,
+    UsageError,
+    loads_spec,
+)
 from gator_core.children import count_jobs, plan_children
 from gator_core.envvars import array_variables, expand, job_environment, overlay
 from gator_core.lines import LineSplitter
 from gator_core.scheduler import Scheduler, parse_size
 from gator_core.summary import dependency_outcome, merge_stats, rollup
-
 
 # -- environment ------------------------------------------------------------------------------
 

@@ -175,3 +175,25 @@ def test_spec_file_not_found(tmp_path):
     with pytest.raises(SpecError) as info:
         load_spec(tmp_path / "nope.yaml")
     assert "no such spec file" in str(info.value)
+
+
+def test_merge_keys_are_honoured_without_a_warning_for_overrides():
+    warnings = []
+    job = loads_spec("!Job\n  <<: {command: echo, args: [a]}\n  args: [b]\n", on_warning=warnings.append)
+    assert (job.command, job.args) == ("echo", ["b"]) and warnings == []
+
+
+def test_dependencies_of_the_top_node_are_a_warning():
+    warnings = []
+    loads_spec("!JobGroup\n  id: top\n  on_pass: [x]\n  jobs: []\n", on_warning=warnings.append)
+    assert [w.message for w in warnings] == ["top: 'on_pass' of the top node is ignored: it has no siblings"]
+
+
+def test_a_lone_job_is_named_as_it_runs():
+    errors = errors_of("!Job\n  id: solo\n  command: x\n  resources: [!Memory [0]]\n")
+    assert errors[0].startswith("spec.yaml:4:") and "root.solo: !Memory size" in errors[0]
+
+
+def test_empty_values_mean_empty():
+    job = loads_spec("!Job\n  command: x\n  env:\n  args:\n  resources:\n")
+    assert (job.env, job.args, job.resources) == ({}, [], [])

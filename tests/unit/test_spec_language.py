@@ -7,8 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from gator_core import (Cores, Feature, Job, JobArray, JobGroup, License, Memory, SpecError, dump_spec,
-                        loads_spec, spec_schema, validate)
+from gator_core import (
+    Cores,
+    Feature,
+    Job,
+    JobArray,
+    JobGroup,
+    License,
+    Memory,
+    SpecError,
+    dump_spec,
+    loads_spec,
+    spec_schema,
+    validate,
+)
 from gator_core.spec import from_dict, to_dict
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

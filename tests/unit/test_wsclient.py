@@ -10,8 +10,17 @@ import struct
 import pytest
 
 from gator_core import ProtocolError
-from gator_core.wsclient import (OP_CLOSE, OP_PING, OP_TEXT, Endpoint, FrameReader, HandshakeReader,
-                                 encode_frame, handshake_request, parse_url)
+from gator_core.wsclient import (
+    OP_CLOSE,
+    OP_PING,
+    OP_TEXT,
+    Endpoint,
+    FrameReader,
+    HandshakeReader,
+    encode_frame,
+    handshake_request,
+    parse_url,
+)
 
 
 def accept(key: bytes) -> bytes:

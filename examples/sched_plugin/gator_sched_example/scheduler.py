@@ -12,7 +12,8 @@ import os
 import shlex
 import signal
 import socket
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from gator_core import ChildEvent, EventKind, LaunchRequest, Option, Scheduler, parse_positive_int
 
@@ -33,6 +34,7 @@ class PrefixScheduler(Scheduler):
         self._procs: dict[str, asyncio.subprocess.Process] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._cancelled: set[str] = set()
+        self._closing = False
 
     async def launch(self, requests: Sequence[LaunchRequest]) -> None:
         # Return at once: children wait for a slot in their own task.
@@ -44,7 +46,7 @@ class PrefixScheduler(Scheduler):
     async def _run(self, request: LaunchRequest) -> None:
         events = self.context.events
         async with self._slots:
-            if request.key in self._cancelled:
+            if request.key in self._cancelled or self._closing:
                 events(ChildEvent(request.key, EventKind.EXITED, reason="cancelled before it started"))
                 return
             os.makedirs(request.tracking, exist_ok=True)
@@ -83,8 +85,7 @@ class PrefixScheduler(Scheduler):
                 pass
 
     async def close(self) -> None:
-        for key in list(self._procs):
-            self._cancelled.add(key)
+        self._closing = True  # children still waiting for a slot end without starting
         for proc in list(self._procs.values()):
             self._signal(proc, signal.SIGTERM)
         if self._tasks:
