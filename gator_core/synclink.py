@@ -13,20 +13,8 @@ import socket
 import time
 
 from .exceptions import ChildError, ProtocolError
-from .protocol import ChildSide, Message, encode
-from .wsclient import (
-    OP_CLOSE,
-    OP_PING,
-    OP_PONG,
-    OP_TEXT,
-    FrameReader,
-    HandshakeReader,
-    LinkClosed,
-    close_frame,
-    encode_frame,
-    handshake_request,
-    parse_url,
-)
+from .protocol import Message
+from .wsclient import ChildSession, HandshakeReader, LinkClosed, close_frame, handshake_request, parse_url
 
 __all__ = ["SyncParentLink", "SEND_TIMEOUT"]
 
@@ -55,12 +43,9 @@ def _open(host: str, port: int, timeout: float) -> socket.socket:
 class SyncParentLink:
     def __init__(self, sock: socket.socket, leftover: bytes) -> None:
         self.sock = sock
-        self.protocol = ChildSide()
-        self._frames = FrameReader()
+        self.session = ChildSession(leftover)
         self._inbox: list[Message] = []
         self._closed = False
-        if leftover:
-            self._absorb(leftover)
 
     # -- connecting -------------------------------------------------------------------------
     @classmethod
@@ -112,7 +97,7 @@ class SyncParentLink:
         return self.sock.fileno()
 
     def send(self, message: Message) -> None:
-        self._send_raw(encode_frame(OP_TEXT, encode(message).encode()))
+        self._send_raw(self.session.message_bytes(message))
 
     def _send_raw(self, data: bytes) -> None:
         if self._closed:
@@ -133,26 +118,26 @@ class SyncParentLink:
             raise LinkClosed(f"cannot send to the parent: {exc}") from None
 
     def _absorb(self, data: bytes) -> None:
-        for frame in self._frames.feed(data):
-            if frame.opcode == OP_TEXT:
-                self._inbox.append(self.protocol.receive(frame.payload.decode("utf-8", "replace")))
-            elif frame.opcode == OP_PING:
-                self._send_raw(encode_frame(OP_PONG, frame.payload))
-            elif frame.opcode == OP_CLOSE:
-                try:
-                    self._send_raw(close_frame())
-                except LinkClosed:
-                    pass
-                self._closed = True
-            elif frame.opcode != OP_PONG:
-                raise ProtocolError(f"unexpected frame type {frame.opcode}")
+        self._inbox.extend(self.session.receive_data(data))
+        answer = self.session.data_to_send()
+        if answer:
+            try:
+                self._send_raw(answer)
+            except LinkClosed:
+                pass
+        if self.session.closed:
+            self._closed = True
+
+    def _read(self) -> bytes:
+        leftover = self.session.take_leftover()
+        return leftover if leftover else self.sock.recv(1 << 20)
 
     def poll(self) -> list[Message]:
         """Messages that have arrived, without waiting.  Raises LinkClosed when the
         connection has ended (after returning what came before the end)."""
         while not self._closed:
             try:
-                data = self.sock.recv(1 << 20)
+                data = self._read()
             except BlockingIOError:
                 break
             except OSError as exc:
@@ -178,10 +163,11 @@ class SyncParentLink:
                 raise TimeoutError("no message from the parent in time")
             if self._closed:
                 raise LinkClosed("the parent closed the connection")
-            if not select.select([self.sock], [], [], remaining)[0]:
+            leftover = self.session.take_leftover()
+            if not leftover and not select.select([self.sock], [], [], remaining)[0]:
                 continue
             try:
-                data = self.sock.recv(1 << 20)
+                data = leftover or self.sock.recv(1 << 20)
             except BlockingIOError:
                 continue
             except OSError as exc:
@@ -198,7 +184,7 @@ class SyncParentLink:
         if self._inbox:
             raise ProtocolError("messages are still waiting; cannot hand the connection over")
         sock, self._closed = self.sock, True
-        return sock, self._frames.buffered
+        return sock, self.session.take_leftover() + self.session.frames.buffered
 
     def close(self) -> None:
         if not self._closed:

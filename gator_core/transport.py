@@ -23,19 +23,7 @@ from websockets.http11 import Request, Response
 from .exceptions import ChildError, ProtocolError
 from .protocol import ChildSide, Message, ParentSide, Refuse, encode
 from .synclink import SEND_TIMEOUT
-from .wsclient import (
-    OP_CLOSE,
-    OP_PING,
-    OP_PONG,
-    OP_TEXT,
-    FrameReader,
-    HandshakeReader,
-    LinkClosed,
-    close_frame,
-    encode_frame,
-    handshake_request,
-    parse_url,
-)
+from .wsclient import ChildSession, HandshakeReader, LinkClosed, close_frame, handshake_request, parse_url
 
 __all__ = ["ParentServer", "PeerLink", "ParentLink", "connect_parent", "ConnectionClosed", "LinkClosed",
            "MAX_MESSAGE"]
@@ -133,22 +121,24 @@ class ParentServer:
 class ParentLink:
     """A child's connection to its parent, over asyncio streams (used by tiers).
 
-    Frames are read and written with :mod:`gator_core.wsclient`, like the
-    wrapper's synchronous link, so both kinds of child speak the same code.
+    The bytes are interpreted by :class:`~gator_core.wsclient.ChildSession`,
+    exactly as the wrapper's synchronous link does.
     """
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                  leftover: bytes) -> None:
         self.reader = reader
         self.writer = writer
-        self.protocol = ChildSide()
-        self._frames = FrameReader()
+        self.session = ChildSession(leftover)
         self._inbox: list[Message] = []
         self._closed = False
-        self._pending = leftover
+
+    @property
+    def protocol(self) -> ChildSide:
+        return self.session.protocol
 
     async def send(self, message: Message) -> None:
-        await self._write(encode_frame(OP_TEXT, encode(message).encode()))
+        await self._write(self.session.message_bytes(message))
 
     async def _write(self, data: bytes) -> None:
         if self._closed:
@@ -163,9 +153,8 @@ class ParentLink:
     async def receive(self) -> Message:
         """The next message; raises LinkClosed when the connection ends."""
         while not self._inbox:
-            if self._pending:
-                data, self._pending = self._pending, b""
-            else:
+            data = self.session.take_leftover()
+            if not data:
                 if self._closed:
                     raise LinkClosed("the parent closed the connection")
                 try:
@@ -176,17 +165,15 @@ class ParentLink:
                 if not data:
                     self._closed = True
                     raise LinkClosed("the parent closed the connection")
-            for frame in self._frames.feed(data):
-                if frame.opcode == OP_TEXT:
-                    self._inbox.append(self.protocol.receive(frame.payload.decode("utf-8", "replace")))
-                elif frame.opcode == OP_PING:
-                    await self._write(encode_frame(OP_PONG, frame.payload))
-                elif frame.opcode == OP_CLOSE:
-                    try:
-                        await self._write(close_frame())
-                    except LinkClosed:
-                        pass
-                    self._closed = True
+            self._inbox.extend(self.session.receive_data(data))
+            answer = self.session.data_to_send()
+            if answer:
+                try:
+                    await self._write(answer)
+                except LinkClosed:
+                    pass
+            if self.session.closed:
+                self._closed = True
         return self._inbox.pop(0)
 
     async def close(self) -> None:

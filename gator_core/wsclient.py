@@ -24,6 +24,7 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from .exceptions import ProtocolError
+from .protocol import ChildSide, Message, encode
 
 __all__ = [
     "LinkClosed",
@@ -41,6 +42,7 @@ __all__ = [
     "close_frame",
     "FrameReader",
     "Frame",
+    "ChildSession",
 ]
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -222,3 +224,49 @@ class FrameReader:
                 self._fragments = []
                 out.append(Frame(self._fragment_op, message))
         return out
+
+
+class ChildSession:
+    """A child's side of an upgraded connection: bytes in, protocol messages out.
+
+    ``receive_data`` returns the messages that arrived (checked by
+    :class:`~gator_core.protocol.ChildSide`); answers the protocol owes (a pong,
+    the close handshake) collect in ``data_to_send``.  The synchronous and the
+    asyncio drivers both use it, so both speak exactly the same.
+    """
+
+    def __init__(self, leftover: bytes = b"") -> None:
+        self.protocol = ChildSide()
+        self.frames = FrameReader()
+        self.closed = False
+        self._outgoing: list[bytes] = []
+        self._leftover = leftover
+
+    def take_leftover(self) -> bytes:
+        """Bytes that arrived with the handshake answer, to be fed first."""
+        data, self._leftover = self._leftover, b""
+        return data
+
+    def receive_data(self, data: bytes) -> list[Message]:
+        messages = []
+        for frame in self.frames.feed(data):
+            if frame.opcode == OP_TEXT:
+                messages.append(self.protocol.receive(frame.payload.decode("utf-8", "replace")))
+            elif frame.opcode == OP_PING:
+                self._outgoing.append(encode_frame(OP_PONG, frame.payload))
+            elif frame.opcode == OP_CLOSE:
+                if not self.closed:
+                    self._outgoing.append(close_frame())
+                self.closed = True
+            elif frame.opcode != OP_PONG:
+                raise ProtocolError(f"unexpected frame type {frame.opcode}")
+        return messages
+
+    def data_to_send(self) -> bytes:
+        data = b"".join(self._outgoing)
+        self._outgoing.clear()
+        return data
+
+    @staticmethod
+    def message_bytes(message: Message) -> bytes:
+        return encode_frame(OP_TEXT, encode(message).encode())

@@ -95,3 +95,27 @@ def test_reserved_bits_and_oversized_messages_are_refused():
 def test_close_frame_is_a_control_frame():
     frames = FrameReader().feed(encode_frame(OP_CLOSE, struct.pack("!H", 1000), mask=False))
     assert frames == [(OP_CLOSE, b"\x03\xe8")]
+
+
+def test_child_session_answers_pings_and_the_close_handshake():
+    from gator_core.protocol import Welcome, encode
+    from gator_core.wsclient import ChildSession
+
+    session = ChildSession(leftover=encode_frame(OP_PING, b"p", mask=False))
+    welcome = encode_frame(OP_TEXT, encode(Welcome({}, {})).encode(), mask=False)
+    assert session.receive_data(session.take_leftover()) == []
+    pong = FrameReader().feed(session.data_to_send())
+    assert pong == [(0xA, b"p")]
+    assert session.receive_data(welcome) == [Welcome({}, {})]
+    assert not session.closed
+    session.receive_data(encode_frame(OP_CLOSE, b"\x03\xe8", mask=False))
+    assert session.closed
+    assert FrameReader().feed(session.data_to_send())[0].opcode == OP_CLOSE
+
+
+def test_child_session_refuses_messages_out_of_order():
+    from gator_core.protocol import Ack, encode
+    from gator_core.wsclient import ChildSession
+
+    with pytest.raises(ProtocolError, match="expected welcome"):
+        ChildSession().receive_data(encode_frame(OP_TEXT, encode(Ack()).encode(), mask=False))
