@@ -102,15 +102,16 @@ class Store:
         self.path = self.directory / DB_NAME
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
+            fresh = True
             try:
                 with open(self.path, "xb") as handle:
-                    handle.write(_empty_database())
+                    handle.write(_empty_database())  # already in WAL mode, with the schema
             except FileExistsError:
-                pass  # a store being reopened (a child that reconnected): keep what it holds
+                fresh = False  # a store being reopened: keep what it holds
             # isolation_level=None: we open and commit transactions ourselves.
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute(f"PRAGMA synchronous={'NORMAL' if durable else 'OFF'}")
-            if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            if not fresh:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:

@@ -25,7 +25,6 @@ import resource
 import selectors
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,12 +35,14 @@ from .envvars import RELEASE_FD, array_variables, expand, expand_path, job_envir
 from .exceptions import ChildError, ProtocolError
 from .lines import LineSplitter
 from .procs import (
+    JobProcess,
     TreeSampler,
     become_subreaper,
     describe_status,
     direct_children,
     reap_zombies,
     signal_tree,
+    spawn_job,
 )
 from .protocol import Ack, Complete, Heartbeat, Hello, Refuse, Stop, Update, Welcome
 from .spec.model import Job
@@ -81,7 +82,7 @@ class Wrapper:
         self._log = open(Path(node.tracking) / LOG_NAME, "a", encoding="utf-8", errors="replace")
         self.parent_lost: str | None = None
         self._sel = selectors.DefaultSelector()
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: JobProcess | None = None
         self._streams: dict[int, LineSplitter] = {}
         self._exited = False
         self._stop_reason: str | None = None
@@ -231,24 +232,15 @@ class Wrapper:
         layer["GATOR_TRACKING_DIR"] = self.node.tracking
         return job_environment(os.environ, layer)
 
-    def _start(self, env: dict[str, str]) -> subprocess.Popen[bytes] | str:
+    def _start(self, env: dict[str, str]) -> JobProcess | str:
         argv = [expand(self.job.command or "", env), *(expand(a, env) for a in self.job.args)]
         cwd = expand_path(self.node.cwd, env)
         self.store.set_attrs({"argv": argv, "cwd": cwd})
+        if not os.path.isdir(cwd):
+            return f"cannot enter working directory {cwd}: {os.strerror(errno.ENOENT)}"
         try:
-            return subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=cwd,
-                env=env,
-                start_new_session=True,  # own session, so its own process group
-                close_fds=True,
-            )
+            return spawn_job(argv, cwd, env)
         except OSError as exc:
-            if not os.path.isdir(cwd):
-                return f"cannot enter working directory {cwd}: {os.strerror(errno.ENOENT)}"
             return f"cannot start {argv[0]!r}: {exc.strerror}"
 
     def _read(self, fd: int) -> None:
@@ -266,7 +258,7 @@ class Wrapper:
         self._sel.unregister(fd)
         del self._streams[fd]
 
-    def _loop(self, proc: subprocess.Popen[bytes], pidfd: int) -> None:
+    def _loop(self, proc: JobProcess, pidfd: int) -> None:
         sampler = TreeSampler(proc.pid)
         delays = iter(FIRST_SAMPLES)
         next_sample = time.monotonic() + next(delays)
@@ -321,7 +313,7 @@ class Wrapper:
                          "stopping the processes it left behind")
         self.peak = sampler.peak_rss or None  # None: it ended before the first sample
 
-    def _cleanup(self, proc: subprocess.Popen[bytes]) -> None:
+    def _cleanup(self, proc: JobProcess) -> None:
         """Stop whatever the job left running, reap it and close the pipes."""
         # Leftovers are either still in the job's process group, or orphans that
         # left it and were re-parented to us (we are a subreaper).
@@ -335,9 +327,8 @@ class Wrapper:
             self._sel.unregister(fd)
             self._streams[fd].close()
         self._streams.clear()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        for fd in (proc.stdout, proc.stderr):
+            os.close(fd)
 
     def _release(self) -> None:
         """Tell the scheduler the job's resources are free (see envvars.RELEASE_FD)."""
@@ -352,6 +343,12 @@ class Wrapper:
 
     def run_job(self) -> dict[str, Any]:
         """Run the job to its end (or until stopped); returns the final summary."""
+        release = os.environ.get(RELEASE_FD)
+        if release and release.isdigit():
+            try:
+                os.set_inheritable(int(release), False)  # ours, not the job's
+            except OSError:
+                pass
         summary = self.summary
         started = time.time()
         summary["started"] = started
@@ -373,9 +370,7 @@ class Wrapper:
         else:
             self._proc = proc
             self.store.set_attr("job_pid", proc.pid)
-            for stream, severity in ((proc.stdout, _INFO), (proc.stderr, _ERROR)):
-                assert stream is not None
-                fd = stream.fileno()
+            for fd, severity in ((proc.stdout, _INFO), (proc.stderr, _ERROR)):
                 os.set_blocking(fd, False)
                 self._streams[fd] = LineSplitter(self._emitter(severity))
                 self._sel.register(fd, selectors.EVENT_READ, "out")

@@ -138,3 +138,12 @@ def test_cpu_of_child_processes_and_peak_memory_are_measured(tmp_path: Path):
     assert metrics["cpu_time"] >= 0.5
     assert metrics["peak_memory"] >= 150 * 1024 * 1024
     assert metrics["wall_time"] >= 0.8
+
+
+def test_a_job_inherits_no_descriptor_of_its_wrapper(tmp_path: Path):
+    """Only stdin, stdout and stderr reach the job (not the store, the parent socket,
+    the output pipes' other ends or the scheduler's release pipe)."""
+    code = "import os; print(' '.join(sorted(os.listdir('/proc/self/fd'), key=int)))"
+    _, tracking, _ = run_spec(tmp_path, f"!Job {{id: fds, command: {PY}, args: [-c, \"{code}\"]}}")
+    (line,) = logs(tracking, "root.fds")
+    assert line.split() == ["0", "1", "2", "3"]  # 3 is the directory listdir itself opened
