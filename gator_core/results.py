@@ -119,10 +119,8 @@ def _settle(node: NodeResult, reason: str) -> None:
         _settle(child, reason)
 
 
-def _load_tier(directory: Path, row: dict[str, Any] | None) -> NodeResult:
-    with StoreReader(directory) as store:
-        attrs = store.attrs()
-        rows = store.children()
+def _tier_node(directory: Path, attrs: dict[str, Any], row: dict[str, Any] | None) -> NodeResult:
+    """A tier as its own store describes it, corrected by its parent's row."""
     node = NodeResult(id=attrs.get("id", directory.name), path=attrs.get("path", directory.name),
                       kind=attrs.get("kind", "group"), result="running", tracking=str(directory))
     _from_summary(node, attrs.get("summary") or {})
@@ -133,6 +131,14 @@ def _load_tier(directory: Path, row: dict[str, Any] | None) -> NodeResult:
         if row.get("result") in FINAL_RESULTS and row.get("summary"):
             # The parent's word is final (for example: this tier was lost).
             _from_summary(node, row["summary"])
+    return node
+
+
+def _load_tier(directory: Path, row: dict[str, Any] | None) -> NodeResult:
+    with StoreReader(directory) as store:
+        attrs = store.attrs()
+        rows = store.children()
+    node = _tier_node(directory, attrs, row)
     for child_row in rows:
         node.children.append(_load_child(directory, child_row))
     if node.result in FINAL_RESULTS:
@@ -181,14 +187,7 @@ def load_overview(tracking: str | Path, *, keep: tuple[str, ...] = ("fail", "los
 
     def visit(tier_dir: Path, row: dict[str, Any] | None, settled: str | None) -> NodeResult:
         store = StoreReader(tier_dir)
-        attrs = store.attrs()
-        top = NodeResult(id=attrs.get("id", tier_dir.name), path=attrs.get("path", tier_dir.name),
-                         kind=attrs.get("kind", "group"), result="running", tracking=str(tier_dir))
-        _from_summary(top, attrs.get("summary") or {})
-        if attrs.get("result"):
-            top.result = attrs["result"]
-        if row is not None and row.get("result") in FINAL_RESULTS and row.get("summary"):
-            _from_summary(top, row["summary"])
+        top = _tier_node(tier_dir, store.attrs(), row)
         ended = settled or (f"{top.path} ended ({top.result})" if top.result in FINAL_RESULTS else None)
         with store:
             for child_row in store.iter_children():
