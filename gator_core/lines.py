@@ -34,16 +34,19 @@ class LineSplitter:
             self._hold(data)
             return
         if self._parts:
-            first = data.find(b"\n")
-            self._parts.append(data[:first])
-            head = b"".join(self._parts)
+            self._parts.append(data[:end])
+            region = b"".join(self._parts)
             self._parts, self._held = [], 0
-            body = data[first + 1:end].split(b"\n") if end > first else []
-            raw = [head, *body]
         else:
-            raw = data[:end].split(b"\n")
+            region = data[:end]
+        # One decode for all the complete lines: a newline byte is never part of a
+        # multi-byte UTF-8 sequence, so this equals decoding line by line.
+        text = region.decode("utf-8", "replace")
+        lines = text.split("\n")
+        if "\r" in text:
+            lines = [line[:-1] if line.endswith("\r") else line for line in lines]
         rest = data[end + 1:]
-        self._emit([_text(line) for line in raw])
+        self._emit(lines)
         if rest:
             self._hold(rest)
 

@@ -10,6 +10,7 @@ process of a run is left afterwards" holds even for jobs that detach.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import signal
 import time
@@ -118,6 +119,10 @@ def describe_status(returncode: int | None) -> str:
     return f"exit code {returncode}"
 
 
+PIPE_SIZE = 1 << 20
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+
+
 class JobProcess:
     """A job started by :func:`spawn_job`: its pid, the read ends of its output
     pipes, and its exit status once :meth:`poll` has collected it."""
@@ -153,6 +158,11 @@ def spawn_job(argv: list[str], cwd: str, env: dict[str, str]) -> JobProcess:
     os.chdir(cwd)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
+    for fd in (out_r, err_r):  # fewer, larger reads for chatty jobs (best effort)
+        try:
+            fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_SIZE)
+        except OSError:
+            pass
     try:
         actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                    (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]

@@ -21,7 +21,9 @@ import json
 import os
 import sqlite3
 import tempfile
+import threading
 import time
+from itertools import repeat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -89,13 +91,22 @@ def _empty_database() -> bytes:
 
 
 class Store:
-    """Write side of one node's store.  Not thread-safe: one owner per store.
+    """Write side of one node's store.  One owner thread calls its methods.
 
     ``durable=False`` skips fsync (``synchronous=OFF``): what was committed
     survives a crash of the process, but not necessarily of the machine.  Job
     stores use it, since ten thousand fsyncs would cost more than the jobs;
     tier stores stay durable.
+
+    Messages arrive one by one (``add_message``) or as batches of lines of one
+    severity (``add_lines``, the cheap path for a job's output).  When a flush
+    has many messages to write, it hands them to a writer thread and returns
+    at once, so that reading a job's output and writing it overlap (SQLite
+    lets go of the GIL while it works); the next flush waits for the previous
+    one, which bounds the memory held.  ``close`` waits for everything.
     """
+
+    THREAD_THRESHOLD = 4000  # messages in one flush before a writer thread is worth it
 
     def __init__(self, directory: Path, *, durable: bool = True) -> None:
         self.directory = Path(directory)
@@ -117,10 +128,15 @@ class Store:
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot create store {self.path}: {exc}") from None
         self._attrs: dict[str, Any] = {}
-        self._messages: list[tuple[float, int, str, str | None, int | None]] = []
+        # In arrival order: a row (ts, severity, text, source, line), or a batch
+        # (ts, severity, [texts]) of lines that share a time and a severity.
+        self._messages: list[tuple[Any, ...]] = []
+        self._pending_messages = 0
         self._metrics: dict[str, float] = {}
         self._samples: list[tuple[float, float, int, int]] = []
         self._children: dict[str, tuple[int, str, str, str]] = {}
+        self._writer: threading.Thread | None = None
+        self._failure: StoreError | None = None
         self.closed = False
 
     # -- buffered writes ----------------------------------------------------------------
@@ -135,9 +151,21 @@ class Store:
         source: str | None = None, line: int | None = None,
     ) -> None:
         self._messages.append((ts if ts is not None else time.time(), severity, text, source, line))
+        self._pending_messages += 1
 
     def add_messages(self, rows: Iterable[tuple[float, int, str, str | None, int | None]]) -> None:
+        before = len(self._messages)
         self._messages.extend(rows)
+        self._pending_messages += len(self._messages) - before
+
+    def add_lines(self, ts: float, severity: int, texts: list[str]) -> None:
+        """Many messages at once: the lines of a job's output of one severity."""
+        self._messages.append((ts, severity, texts))
+        self._pending_messages += len(texts)
+
+    @property
+    def pending_messages(self) -> int:
+        return self._pending_messages
 
     def set_metric(self, name: str, value: float) -> None:
         self._metrics[name] = value
@@ -152,15 +180,44 @@ class Store:
     def pending(self) -> bool:
         return bool(self._attrs or self._messages or self._metrics or self._samples or self._children)
 
-    def flush(self) -> None:
-        """Commit everything buffered so far in one transaction."""
+    # -- committing -------------------------------------------------------------------------
+    def flush(self, *, wait: bool = False) -> None:
+        """Commit everything buffered so far, in one transaction.
+
+        A large batch of messages is written by a thread (``wait=True`` waits for
+        it).  Raises StoreError if this or an earlier write failed.
+        """
+        self._join()
         if self.closed or not self.pending:
             return
-        attrs, self._attrs = self._attrs, {}
-        messages, self._messages = self._messages, []
-        metrics, self._metrics = self._metrics, {}
-        samples, self._samples = self._samples, []
-        children, self._children = self._children, {}
+        batch = (self._attrs, self._messages, self._metrics, self._samples, self._children)
+        threaded = self._pending_messages >= self.THREAD_THRESHOLD and not wait
+        self._attrs, self._messages, self._metrics, self._samples, self._children = {}, [], {}, [], {}
+        self._pending_messages = 0
+        if threaded:
+            self._writer = threading.Thread(target=self._write_caught, args=batch, name="store-writer",
+                                            daemon=True)
+            self._writer.start()
+        else:
+            self._write(*batch)
+
+    def _join(self) -> None:
+        if self._writer is not None:
+            self._writer.join()
+            self._writer = None
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+
+    def _write_caught(self, *batch: Any) -> None:
+        try:
+            self._write(*batch)
+        except StoreError as exc:
+            self._failure = exc
+
+    def _write(self, attrs: dict[str, Any], messages: list[tuple[Any, ...]], metrics: dict[str, float],
+               samples: list[tuple[float, float, int, int]],
+               children: dict[str, tuple[int, str, str, str]]) -> None:
         db = self._db
         try:
             db.execute("BEGIN")
@@ -169,11 +226,18 @@ class Store:
                     "INSERT OR REPLACE INTO attrs(key, value) VALUES (?, ?)",
                     [(k, json.dumps(v)) for k, v in attrs.items()],
                 )
-            if messages:
-                db.executemany(
-                    "INSERT INTO messages(ts, severity, text, source, line) VALUES (?, ?, ?, ?, ?)",
-                    messages,
-                )
+            rows: list[tuple[Any, ...]] = []
+            for item in messages:
+                if len(item) == 5:
+                    rows.append(item)
+                    continue
+                if rows:
+                    db.executemany(_INSERT_ROW, rows)
+                    rows = []
+                ts, severity, texts = item
+                db.executemany(_INSERT_LINE, zip(repeat(ts), repeat(severity), texts))
+            if rows:
+                db.executemany(_INSERT_ROW, rows)
             if metrics:
                 db.executemany("INSERT OR REPLACE INTO metrics(name, value) VALUES (?, ?)",
                                list(metrics.items()))
@@ -194,14 +258,18 @@ class Store:
             raise StoreError(f"cannot write store {self.path}: {exc}") from None
 
     def close(self) -> None:
-        """Flush and close; calling it again does nothing."""
+        """Flush, wait for the writer and close; calling it again does nothing."""
         if self.closed:
             return
         try:
-            self.flush()
+            self.flush(wait=True)
         finally:
             self.closed = True
             self._db.close()
+
+
+_INSERT_ROW = "INSERT INTO messages(ts, severity, text, source, line) VALUES (?, ?, ?, ?, ?)"
+_INSERT_LINE = "INSERT INTO messages(ts, severity, text) VALUES (?, ?, ?)"
 
 
 class StoreReader:

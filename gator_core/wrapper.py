@@ -103,11 +103,11 @@ class Wrapper:
 
     def _emitter(self, severity: int) -> Callable[[list[str]], None]:
         name = SEVERITY_NAMES[severity]
-        add = self.store.add_messages
+        add = self.store.add_lines
 
         def emit(lines: list[str]) -> None:
             now = time.time()
-            add([(now, severity, line, None, None) for line in lines])
+            add(now, severity, lines)
             self.counts[name] += len(lines)
             self._log_lines(now, severity, lines)
             self._dirty = True
@@ -117,7 +117,7 @@ class Wrapper:
     def _log_lines(self, ts: float, severity: int, lines: list[str]) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(ts))
         prefix = f"[{stamp}] [{SEVERITY_NAMES[severity].upper():<8}] "
-        self._log.write("".join(prefix + line + "\n" for line in lines))
+        self._log.write(prefix + ("\n" + prefix).join(lines) + "\n")
 
     def flush(self) -> None:
         self.store.flush()
