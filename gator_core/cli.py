@@ -1,4 +1,8 @@
-"""The ``gator`` command.
+"""The ``gator`` command: entry point and the quick path for the job API.
+
+``gator log`` and ``gator metric`` run inside jobs, often thousands of times;
+they are handled here before anything heavy is imported.  Every other command
+goes to the typer application in :mod:`gator_core.commands`.
 
 Exit codes: 0 everything passed; 1 a job failed or was lost; 2 a bad spec or
 bad usage; 130 interrupted.  Errors are printed as one clear message, never a
@@ -7,188 +11,91 @@ traceback (set GATOR_DEBUG=1 to see one for an unexpected error).
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import sys
 import traceback
-from pathlib import Path
-from typing import Annotated, Any, Optional
-
-import typer
 
 from .exceptions import GatorError, SpecError, StoreError, UsageError
 
-__all__ = ["app", "main"]
+__all__ = ["main", "job_api_command"]
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    help="Gator: run trees of jobs written in YAML, locally or on a farm.",
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+_API_USAGE = ("usage: gator log [--severity LEVEL] MESSAGE...\n"
+              "       gator metric NAME VALUE")
 
 
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"gator: error: {message}", err=True)
-    raise typer.Exit(code)
+def job_api_command(args: list[str]) -> int:
+    """``log [--severity S] MESSAGE...`` or ``metric NAME VALUE``; returns the exit code."""
+    from . import api
 
-
-@app.command()
-def run(
-    spec: Annotated[Path, typer.Argument(help="YAML spec file (!Job, !JobGroup or !JobArray).")],
-    scheduler: Annotated[str, typer.Option("--scheduler", "-s", help="Scheduler plugin to launch children with.")]
-    = "local",
-    sched_arg: Annotated[Optional[list[str]], typer.Option(
-        "--sched-arg", "-a", metavar="KEY=VALUE", help="Scheduler option; repeat for more.")] = None,
-    tracking: Annotated[Optional[Path], typer.Option(
-        "--tracking", "-t", help="Directory for the run's records (default: tracking/<timestamp>).")] = None,
-    progress: Annotated[bool, typer.Option("--progress", help="Live display of progress.")] = False,
-    limit_warning: Annotated[Optional[int], typer.Option(
-        "--limit-warning", metavar="N", help="Warnings a job may log and still pass (default: no limit).")] = None,
-    limit_error: Annotated[int, typer.Option(
-        "--limit-error", metavar="N", help="Errors a job may log and still pass.")] = 0,
-    limit_critical: Annotated[int, typer.Option(
-        "--limit-critical", metavar="N", help="Critical messages a job may log and still pass.")] = 0,
-    interval: Annotated[float, typer.Option(
-        "--interval", metavar="SECONDS", help="Heartbeat interval; a silent child is lost after two.")] = 5.0,
-    grace: Annotated[float, typer.Option(
-        "--grace", metavar="SECONDS", help="Time between SIGTERM and SIGKILL when stopping jobs.")] = 3.0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final summary.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also print groups and tier messages.")] = False,
-) -> None:
-    """Run a tree of jobs."""
-    from .config import Limits
-    from .console import Console
-    from .procs import become_subreaper
-    from .runner import parse_sched_args, run_async
-
-    for name, value in (("--limit-warning", limit_warning), ("--limit-error", limit_error),
-                        ("--limit-critical", limit_critical)):
-        if value is not None and value < 0:
-            _fail(f"{name} must be 0 or more")
-    if grace < 0:
-        _fail("--grace must be 0 or more")
-    console: Any
-    if progress and sys.stdout.isatty():
-        from .progress import ProgressConsole
-
-        console = ProgressConsole(quiet=quiet, verbose=verbose)
-    else:
-        console = Console(quiet=quiet, verbose=verbose)
-        if progress:
-            from .progress import PlainProgress
-
-            console = PlainProgress(console)
-
-    def warn(issue: Any) -> None:
-        typer.echo(f"gator: {issue}", err=True)
-
-    def started(directory: Path) -> None:
-        console.note(f"Gator: running {spec} with the {scheduler} scheduler; tracking {directory}")
-
-    become_subreaper()  # orphans of the run come back to us, so that none outlives it
-    limits = Limits(warning=limit_warning, error=limit_error, critical=limit_critical)
-    outcome = asyncio.run(run_async(
-        spec, tracking=tracking, scheduler=scheduler, sched_args=parse_sched_args(sched_arg or []),
-        limits=limits, interval=interval, grace=grace, sink=console, on_warning=warn,
-        on_start=started, handle_signals=True,
-    ))
-    close = getattr(console, "close", None)
-    if close is not None:
-        close()
-    from .results import load_overview
-
-    top, failed = load_overview(outcome.tracking)
-    console.summary(top, failed, str(outcome.tracking), outcome.interrupted)
-    raise typer.Exit(outcome.exit_code)
-
-
-@app.command()
-def show(
-    tracking: Annotated[Path, typer.Argument(help="Tracking directory of a run (finished or running).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the tree as JSON (a stable format).")] = False,
-) -> None:
-    """Print the tree of a run: each node's result, exit code, messages, duration and memory."""
-    from .results import load_results
-    from .showing import print_tree
-
-    root = load_results(tracking)
-    if as_json:
-        typer.echo(json.dumps(root.to_json(), indent=2))
-    else:
-        print_tree(root, sys.stdout)
-
-
-@app.command()
-def logs(
-    tracking: Annotated[Path, typer.Argument(help="Tracking directory of a run.")],
-    path: Annotated[Optional[str], typer.Argument(
-        help="Node path as 'gator show' prints it (default: the top).")] = None,
-    severity: Annotated[str, typer.Option(
-        "--severity", metavar="LEVEL", help="Lowest severity shown: debug, info, warning, error, critical.")]
-    = "debug",
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per message.")] = False,
-) -> None:
-    """Print the messages of one node."""
-    from .results import load_results, node_directory
-    from .showing import print_messages
-    from .store import severity_value
-
+    command, rest = args[0], list(args[1:])
     try:
-        minimum = severity_value(severity)
-    except ValueError as exc:
-        _fail(str(exc))
-    root = load_results(tracking)
-    node = node_directory(root, path) if path else root
-    print_messages(Path(node.tracking), minimum, as_json, sys.stdout)
-
-
-@app.command()
-def schema() -> None:
-    """Print a JSON Schema of the spec language, for editors."""
-    from .spec import spec_schema
-
-    typer.echo(json.dumps(spec_schema(), indent=2))
-
-
-@app.command()
-def schedulers() -> None:
-    """List the installed scheduler plugins and the package that provides each."""
-    from .plugins import available_schedulers
-
-    found = available_schedulers()
-    width = max([len(name) for name in found] + [4])
-    typer.echo(f"{'NAME':<{width}}  {'PACKAGE':<28}  DESCRIPTION")
-    for name in sorted(found):
-        info = found[name]
-        typer.echo(f"{name:<{width}}  {info.distribution:<28}  {getattr(info.cls, 'description', '')}")
+        if command == "log":
+            severity = "info"
+            while rest and rest[0].startswith("-") and rest[0] != "-":
+                option = rest.pop(0)
+                if option in ("-h", "--help"):
+                    print(_API_USAGE)
+                    return 0
+                if option in ("--severity", "-s") and rest:
+                    severity = rest.pop(0)
+                elif option.startswith("--severity="):
+                    severity = option.split("=", 1)[1]
+                elif option == "--":
+                    break
+                else:
+                    raise ValueError(f"unknown option {option!r}")
+            if not rest:
+                raise ValueError("a message is needed")
+            api.log(" ".join(rest), severity=severity)
+        else:
+            if rest[:1] in (["-h"], ["--help"]):
+                print(_API_USAGE)
+                return 0
+            if len(rest) != 2:
+                raise ValueError("metric takes a NAME and a VALUE")
+            try:
+                value = float(rest[1])
+            except ValueError:
+                raise ValueError(f"value {rest[1]!r} is not a number") from None
+            api.metric(rest[0], value)
+    except (ValueError, TypeError) as exc:
+        print(f"gator {command}: {exc}\n{_API_USAGE}", file=sys.stderr)
+        return 2
+    except api.NotInJobError as exc:
+        print(f"gator {command}: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console-script entry point: run the app and turn errors into exit codes."""
+    """Console-script entry point: run a command and turn errors into exit codes."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args and args[0] in ("log", "metric"):
+        return job_api_command(args)
+    import typer
+
+    from .commands import app
+
     try:
         # Without standalone mode click returns the code of typer.Exit instead of exiting.
-        code = app(args=argv, prog_name="gator", standalone_mode=False)
+        code = app(args=args, prog_name="gator", standalone_mode=False)
         return code if isinstance(code, int) else 0
     except typer.Exit as exc:
         return exc.exit_code
     except SpecError as exc:
         for issue in exc.issues:
-            typer.echo(str(issue), err=True)
+            print(str(issue), file=sys.stderr)
         errors = sum(1 for issue in exc.issues if issue.severity == "error")
-        typer.echo(f"gator: {errors} error{'s' if errors != 1 else ''} in spec; nothing was run",
-                   err=True)
+        print(f"gator: {errors} error{'s' if errors != 1 else ''} in spec; nothing was run", file=sys.stderr)
         return 2
     except (UsageError, StoreError) as exc:
-        typer.echo(f"gator: error: {exc}", err=True)
+        print(f"gator: error: {exc}", file=sys.stderr)
         return 2
     except GatorError as exc:
-        typer.echo(f"gator: error: {exc}", err=True)
+        print(f"gator: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        typer.echo("gator: interrupted", err=True)
+        print("gator: interrupted", file=sys.stderr)
         return 130
     except typer.Abort:
         return 130
@@ -200,8 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             return int(exc.exit_code)
         if os.environ.get("GATOR_DEBUG"):
             traceback.print_exc()
-        typer.echo(f"gator: internal error: {type(exc).__name__}: {exc} "
-                   "(set GATOR_DEBUG=1 for the traceback)", err=True)
+        print(f"gator: internal error: {type(exc).__name__}: {exc} "
+              "(set GATOR_DEBUG=1 for the traceback)", file=sys.stderr)
         return 70
 
 

@@ -23,8 +23,8 @@ import sqlite3
 import tempfile
 import threading
 import time
-from itertools import repeat
 from collections.abc import Iterable, Iterator
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .apiserver import ApiServer
 from .config import NodeConfig, RunConfig
 from .envvars import RELEASE_FD, array_variables, expand, expand_path, job_environment
 from .exceptions import ChildError, ProtocolError
@@ -84,6 +85,7 @@ class Wrapper:
         self._sel = selectors.DefaultSelector()
         self._proc: JobProcess | None = None
         self._streams: dict[int, LineSplitter] = {}
+        self._api: ApiServer | None = None
         self._exited = False
         self._stop_reason: str | None = None
         self._kill_at: float | None = None
@@ -230,6 +232,8 @@ class Wrapper:
         layer["GATOR_JOB_PATH"] = self.node.path
         layer["GATOR_JOB_ID"] = self.key
         layer["GATOR_TRACKING_DIR"] = self.node.tracking
+        if self._api is not None:
+            layer.update(self._api.environment())
         return job_environment(os.environ, layer)
 
     def _start(self, env: dict[str, str]) -> JobProcess | str:
@@ -266,7 +270,9 @@ class Wrapper:
         sel = self._sel
         while True:
             now = time.monotonic()
-            if self._exited and (not self._streams or (drain_until is not None and now >= drain_until)):
+            api_open = self._api is not None and self._api.connections
+            if self._exited and ((not self._streams and not api_open)
+                                 or (drain_until is not None and now >= drain_until)):
                 break
             deadline = min(self._next_flush, self._last_send + (
                 MIN_UPDATE_GAP if self._dirty else self.run_config.interval))
@@ -280,6 +286,8 @@ class Wrapper:
                 tag = key.data
                 if tag == "out":
                     self._read(key.fd)
+                elif tag == "api" and self._api is not None:
+                    self._api.ready(key.fd)
                 elif tag == "exit":
                     if proc.poll() is not None:
                         sel.unregister(pidfd)
@@ -308,8 +316,8 @@ class Wrapper:
                 self.flush()
                 self._next_flush = now + FLUSH_INTERVAL
             self._report(now)
-        if self._streams:
-            self.message(_WARNING, "output pipes still open after the job exited; "
+        if self._streams or (self._api is not None and self._api.connections):
+            self.message(_WARNING, "output pipes or API connections still open after the job exited; "
                          "stopping the processes it left behind")
         self.peak = sampler.peak_rss or None  # None: it ended before the first sample
 
@@ -327,8 +335,22 @@ class Wrapper:
             self._sel.unregister(fd)
             self._streams[fd].close()
         self._streams.clear()
+        if self._api is not None:
+            self._api.close()  # reads what is left, then stops listening
         for fd in (proc.stdout, proc.stderr):
             os.close(fd)
+
+    def _api_message(self, severity_name: str, text: str) -> None:
+        severity = SEVERITIES[severity_name]
+        self.store.add_message(severity, text)
+        self.counts[severity_name] += 1
+        self._log_lines(time.time(), severity, [text])
+        self._dirty = True
+
+    def _api_metric(self, name: str, value: float) -> None:
+        self.summary["metrics"][name] = value
+        self.store.set_metric(name, value)
+        self._dirty = True
 
     def _release(self) -> None:
         """Tell the scheduler the job's resources are free (see envvars.RELEASE_FD)."""
@@ -359,6 +381,7 @@ class Wrapper:
         })
         become_subreaper()  # orphans of the job come to us, to be counted and killed
         self._install_signals()
+        self._api = ApiServer(self._sel, self._api_message, self._api_metric)
         if self.link is not None:
             self._sel.register(self.link, selectors.EVENT_READ, "parent")
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
