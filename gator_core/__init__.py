@@ -32,6 +32,7 @@ _EXPORTS: dict[str, str] = {
     "Memory": "spec",
     "License": "spec",
     "Feature": "spec",
+    "Rule": "spec",
     "load_spec": "spec",
     "loads_spec": "spec",
     "dump_spec": "spec",
@@ -63,6 +64,8 @@ _EXPORTS: dict[str, str] = {
     "reap_zombies": "procs",
     "child_main": "child",
     "RELEASE_FD": "envvars",
+    "LogParser": "logparse",
+    "Classified": "logparse",
     "preload_child": "child",
     # errors
     "GatorError": "exceptions",

@@ -16,7 +16,7 @@ from typing import Any
 from .spec.deps import CONDITIONS, DepTarget, resolve_dependency
 from .spec.model import Job, JobArray, JobGroup, Node, child_id, kind_of
 
-__all__ = ["Child", "plan_children", "count_jobs", "child_layer", "resolve_cwd"]
+__all__ = ["Child", "plan_children", "count_jobs", "child_layer", "child_rules", "child_parsers", "resolve_cwd"]
 
 
 @dataclass(eq=False, slots=True)
@@ -92,6 +92,19 @@ def child_layer(parent_layer: dict[str, str | None], node: Node) -> dict[str, st
     layer = dict(parent_layer)
     layer.update(node.env)
     return layer
+
+
+def child_rules(parent_rules: list[list[str]], node: Node) -> list[list[str]]:
+    """A child's output rules: its own first (they win), then its parent's."""
+    own = [[rule.pattern, rule.severity, rule.stream] for rule in node.rules]
+    return own + parent_rules if own else parent_rules
+
+
+def child_parsers(parent_parsers: list[str], node: Node) -> list[str]:
+    """A child's log parsers: its own first, then its parent's, each once."""
+    if not node.parsers:
+        return parent_parsers
+    return list(dict.fromkeys([*node.parsers, *parent_parsers]))
 
 
 def resolve_cwd(parent_cwd: list[str], node: Node) -> list[str]:

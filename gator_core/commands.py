@@ -26,41 +26,27 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-@app.command()
-def run(
-    spec: Annotated[Path, typer.Argument(help="YAML spec file (!Job, !JobGroup or !JobArray).")],
-    scheduler: Annotated[str, typer.Option("--scheduler", "-s", help="Scheduler plugin to launch children with.")]
-    = "local",
-    sched_arg: Annotated[Optional[list[str]], typer.Option(
-        "--sched-arg", "-a", metavar="KEY=VALUE", help="Scheduler option; repeat for more.")] = None,
-    tracking: Annotated[Optional[Path], typer.Option(
-        "--tracking", "-t", help="Directory for the run's records (default: tracking/<timestamp>).")] = None,
-    progress: Annotated[bool, typer.Option("--progress", help="Live display of progress.")] = False,
-    limit_warning: Annotated[Optional[int], typer.Option(
-        "--limit-warning", metavar="N", help="Warnings a job may log and still pass (default: no limit).")] = None,
-    limit_error: Annotated[int, typer.Option(
-        "--limit-error", metavar="N", help="Errors a job may log and still pass.")] = 0,
-    limit_critical: Annotated[int, typer.Option(
-        "--limit-critical", metavar="N", help="Critical messages a job may log and still pass.")] = 0,
-    interval: Annotated[float, typer.Option(
-        "--interval", metavar="SECONDS", help="Heartbeat interval; a silent child is lost after two.")] = 5.0,
-    grace: Annotated[float, typer.Option(
-        "--grace", metavar="SECONDS", help="Time between SIGTERM and SIGKILL when stopping jobs.")] = 3.0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final summary.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also print groups and tier messages.")] = False,
-) -> None:
-    """Run a tree of jobs."""
-    from .config import Limits
+# Options shared by `run` and `rerun`.
+Scheduler = Annotated[Optional[str], typer.Option(
+    "--scheduler", "-s", help="Scheduler plugin to launch children with (default: local).")]
+SchedArg = Annotated[Optional[list[str]], typer.Option(
+    "--sched-arg", "-a", metavar="KEY=VALUE", help="Scheduler option; repeat for more.")]
+Tracking = Annotated[Optional[Path], typer.Option(
+    "--tracking", "-t", help="Directory for the run's records (default: tracking/<timestamp>).")]
+Progress = Annotated[bool, typer.Option("--progress", help="Live display of progress.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final summary.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also print groups and tier messages.")]
+Junit = Annotated[Optional[Path], typer.Option("--junit", metavar="FILE", help="Write a JUnit XML report.")]
+
+
+def _execute(spec: Any, label: str, *, progress: bool, quiet: bool, verbose: bool, junit: Optional[Path],
+             **run_options: Any) -> None:
+    """Run a tree with the console the options ask for; exit with the run's code."""
     from .console import Console
     from .procs import become_subreaper
-    from .runner import parse_sched_args, run_async
+    from .results import load_overview
+    from .runner import run_async
 
-    for name, value in (("--limit-warning", limit_warning), ("--limit-error", limit_error),
-                        ("--limit-critical", limit_critical)):
-        if value is not None and value < 0:
-            _fail(f"{name} must be 0 or more")
-    if grace < 0:
-        _fail("--grace must be 0 or more")
     console: Any
     if progress and sys.stdout.isatty():
         from .progress import ProgressConsole
@@ -77,34 +63,145 @@ def run(
         typer.echo(f"gator: {issue}", err=True)
 
     def started(directory: Path) -> None:
-        console.note(f"Gator: running {spec} with the {scheduler} scheduler; tracking {directory}")
+        console.note(f"Gator: running {label} with the {run_options['scheduler']} scheduler; "
+                     f"tracking {directory}")
 
     become_subreaper()  # orphans of the run come back to us, so that none outlives it
-    limits = Limits(warning=limit_warning, error=limit_error, critical=limit_critical)
-    outcome = asyncio.run(run_async(
-        spec, tracking=tracking, scheduler=scheduler, sched_args=parse_sched_args(sched_arg or []),
-        limits=limits, interval=interval, grace=grace, sink=console, on_warning=warn,
-        on_start=started, handle_signals=True,
-    ))
-    close = getattr(console, "close", None)
-    if close is not None:
-        close()
-    from .results import load_overview
-
+    outcome = asyncio.run(run_async(spec, sink=console, on_warning=warn, on_start=started,
+                                    handle_signals=True, **run_options))
+    console.close()
     top, failed = load_overview(outcome.tracking)
     console.summary(top, failed, str(outcome.tracking), outcome.interrupted)
+    if junit is not None:
+        from .junit import write_junit
+
+        counts = write_junit(outcome.tracking, junit)
+        console.note(f"JUnit report: {junit} ({counts['tests']} tests, {counts['failures']} failures, "
+                     f"{counts['errors']} errors)")
     raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
+def run(
+    spec: Annotated[Path, typer.Argument(help="YAML spec file (!Job, !JobGroup or !JobArray).")],
+    scheduler: Scheduler = None,
+    sched_arg: SchedArg = None,
+    tracking: Tracking = None,
+    progress: Progress = False,
+    limit_warning: Annotated[Optional[int], typer.Option(
+        "--limit-warning", metavar="N", help="Warnings a job may log and still pass (default: no limit).")] = None,
+    limit_error: Annotated[int, typer.Option(
+        "--limit-error", metavar="N", help="Errors a job may log and still pass.")] = 0,
+    limit_critical: Annotated[int, typer.Option(
+        "--limit-critical", metavar="N", help="Critical messages a job may log and still pass.")] = 0,
+    interval: Annotated[float, typer.Option(
+        "--interval", metavar="SECONDS", help="Heartbeat interval; a silent child is lost after two.")] = 5.0,
+    grace: Annotated[float, typer.Option(
+        "--grace", metavar="SECONDS", help="Time between SIGTERM and SIGKILL when stopping jobs.")] = 3.0,
+    seed: Annotated[Optional[int], typer.Option(
+        "--seed", metavar="N", help="Run seed; every job's GATOR_SEED derives from it (default: random).")] = None,
+    junit: Junit = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Run a tree of jobs."""
+    from .config import Limits
+    from .runner import parse_sched_args
+
+    for name, value in (("--limit-warning", limit_warning), ("--limit-error", limit_error),
+                        ("--limit-critical", limit_critical)):
+        if value is not None and value < 0:
+            _fail(f"{name} must be 0 or more")
+    if grace < 0:
+        _fail("--grace must be 0 or more")
+    _execute(spec, str(spec), progress=progress, quiet=quiet, verbose=verbose, junit=junit,
+             tracking=tracking, scheduler=scheduler or "local", sched_args=parse_sched_args(sched_arg or []),
+             limits=Limits(warning=limit_warning, error=limit_error, critical=limit_critical),
+             interval=interval, grace=grace, seed=seed)
+
+
+@app.command()
+def rerun(
+    earlier: Annotated[Path, typer.Argument(help="Tracking directory of the run to repeat.")],
+    failed: Annotated[bool, typer.Option(
+        "--failed", help="Run again every job that did not pass (failed, lost, skipped, not started).")] = False,
+    scheduler: Scheduler = None,
+    sched_arg: SchedArg = None,
+    tracking: Tracking = None,
+    progress: Progress = False,
+    junit: Junit = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Run again the jobs of an earlier run that did not pass, into a new tracking directory.
+
+    The spec, seed, limits and scheduler of the earlier run are used (the
+    scheduler and its options can be changed).  Jobs that passed are carried
+    over, and count as passed for dependencies.
+    """
+    from .config import Limits, RunConfig
+    from .runner import parse_sched_args, plan_rerun
+
+    if not failed:
+        _fail("say what to run again: --failed")
+    root, attrs, plan = plan_rerun(earlier)
+    before = RunConfig.from_dict(attrs["run"]) if "run" in attrs else None
+    options: dict[str, Any] = {"scheduler": scheduler or (before.scheduler if before else "local")}
+    if sched_arg is not None:
+        options["sched_args"] = parse_sched_args(sched_arg)
+    elif before is not None and options["scheduler"] == before.scheduler:
+        options["sched_args"] = dict(before.sched_options)
+    if before is not None:
+        options.update(limits=before.limits, interval=before.interval, grace=before.grace, seed=before.seed)
+    else:
+        options.update(limits=Limits(), seed=attrs.get("seed"))
+    if not quiet:
+        typer.echo(f"gator: running again {len(plan.paths)} job{'s' if len(plan.paths) != 1 else ''} "
+                   f"of {plan.earlier}")
+    _execute(root, f"the jobs of {plan.earlier} that did not pass", progress=progress, quiet=quiet,
+             verbose=verbose, junit=junit, tracking=tracking, rerun=plan, **options)
+
+
+RESULT_NAMES = ("pass", "fail", "lost", "skipped", "running", "pending")
 
 
 @app.command()
 def show(
     tracking: Annotated[Path, typer.Argument(help="Tracking directory of a run (finished or running).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the tree as JSON (a stable format).")] = False,
+    failed: Annotated[bool, typer.Option("--failed", help="Only the jobs that failed or were lost.")] = False,
+    result: Annotated[Optional[list[str]], typer.Option(
+        "--result", metavar="RESULT", help="Only the jobs with this result; repeat for more.")] = None,
+    junit: Junit = None,
 ) -> None:
-    """Print the tree of a run: each node's result, exit code, messages, duration and memory."""
-    from .results import load_results
-    from .showing import print_tree
+    """Print the tree of a run: each node's result, exit code, messages, duration, memory and metrics.
 
+    With --failed or --result, print the matching jobs as a list instead.
+    """
+    from .results import iter_jobs, load_results
+    from .showing import print_jobs, print_tree
+
+    wanted = set(result or [])
+    unknown = wanted - set(RESULT_NAMES)
+    if unknown:
+        _fail(f"unknown result {sorted(unknown)[0]!r}; use one of {', '.join(RESULT_NAMES)}")
+    if failed:
+        wanted |= {"fail", "lost"}
+    if junit is not None:
+        from .junit import write_junit
+
+        counts = write_junit(tracking, junit)
+        typer.echo(f"JUnit report: {junit} ({counts['tests']} tests, {counts['failures']} failures, "
+                   f"{counts['errors']} errors)", err=True)
+        if not as_json and not wanted:
+            return
+    if wanted:
+        jobs = [job for job in iter_jobs(tracking) if job.result in wanted]
+        if as_json:
+            typer.echo(json.dumps([job.to_json() for job in jobs], indent=2))
+        else:
+            print_jobs(jobs, sys.stdout)
+        return
     root = load_results(tracking)
     if as_json:
         typer.echo(json.dumps(root.to_json(), indent=2))
@@ -145,16 +242,27 @@ def schema() -> None:
 
 
 @app.command()
-def schedulers() -> None:
-    """List the installed scheduler plugins and the package that provides each."""
-    from .plugins import available_schedulers
+def parsers() -> None:
+    """List the installed log parser plugins and the package that provides each."""
+    from .plugins import available_parsers
 
-    found = available_schedulers()
+    _list_plugins(available_parsers())
+
+
+def _list_plugins(found: dict[str, Any]) -> None:
     width = max([len(name) for name in found] + [4])
     typer.echo(f"{'NAME':<{width}}  {'PACKAGE':<28}  DESCRIPTION")
     for name in sorted(found):
         info = found[name]
         typer.echo(f"{name:<{width}}  {info.distribution:<28}  {getattr(info.cls, 'description', '')}")
+
+
+@app.command()
+def schedulers() -> None:
+    """List the installed scheduler plugins and the package that provides each."""
+    from .plugins import available_schedulers
+
+    _list_plugins(available_schedulers())
 
 
 @app.command("log")

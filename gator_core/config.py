@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Limits", "RunConfig", "NodeConfig", "DEFAULT_INTERVAL", "DEFAULT_GRACE"]
+__all__ = ["Limits", "RunConfig", "NodeConfig", "DEFAULT_INTERVAL", "DEFAULT_GRACE", "job_seed"]
 
 DEFAULT_INTERVAL = 5.0
 DEFAULT_GRACE = 3.0
+
+
+def job_seed(run_seed: int, path: str) -> int:
+    """A job's ``GATOR_SEED``: the same for the same run seed and path, on any machine.
+
+    31 bits, so that every simulator takes it as a plain positive integer.
+    """
+    digest = hashlib.sha256(f"{run_seed}:{path}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,7 @@ class RunConfig:
     interval: float = DEFAULT_INTERVAL
     grace: float = DEFAULT_GRACE
     limits: Limits = Limits()
+    seed: int = 0  # the run's seed; every job's GATOR_SEED derives from it and the job's path
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,6 +75,12 @@ class NodeConfig:
     env: dict[str, str | None] = field(default_factory=dict)  # spec layers merged, top down
     arrays: list[tuple[str, int]] = field(default_factory=list)  # (array id, index), outermost first
     watch: list[str] = field(default_factory=list)  # descendant paths whose outcome the parent needs
+    rules: list[list[str]] = field(default_factory=list)  # [pattern, severity, stream], closest first
+    parsers: list[str] = field(default_factory=list)  # log parser names, closest first
+    # A rerun: this node's directory in the earlier run, and the paths below this node
+    # (relative, dotted) of the jobs to run again; the others are carried over.
+    rerun_from: str | None = None
+    rerun_only: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

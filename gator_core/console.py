@@ -34,8 +34,11 @@ class Console:
             isatty = getattr(self.stream, "isatty", lambda: False)()
             color = bool(isatty and not os.environ.get("NO_COLOR"))
         self.color = color
-        self.counts = {"pass": 0, "fail": 0, "lost": 0, "skipped": 0, "running": 0}
+        self.counts = {"pass": 0, "fail": 0, "lost": 0, "skipped": 0}
+        self.running: dict[str, tuple[float, str]] = {}  # path -> (started, log)
         self.failures: list[dict[str, Any]] = []
+        self.latest: dict[str, Any] = {}
+        self._flushed = 0.0
 
     def _paint(self, key: str, text: str) -> str:
         code = _COLOURS.get(key)
@@ -48,26 +51,28 @@ class Console:
 
     def change(self, change: dict[str, Any]) -> None:
         event = change.get("event")
+        is_job = change.get("kind") == "job"
         if event == "start":
-            if change.get("kind") == "job":
-                self.counts["running"] += 1
-            if not self.quiet and (change.get("kind") == "job" or self.verbose):
+            if is_job:
+                self.running[change["path"]] = (change.get("time") or time.time(), change.get("log") or "")
+            if not self.quiet and (is_job or self.verbose):
                 self._line("start", change["path"])
         elif event == "finish":
             result = change.get("result") or "fail"
-            is_job = change.get("kind") == "job"
+            carried = bool(change.get("carried"))
             if is_job:
+                self.running.pop(change["path"], None)
                 self.counts[result] = self.counts.get(result, 0) + 1
-                if change.get("duration") is not None or result in ("pass", "fail"):
-                    self.counts["running"] = max(0, self.counts["running"] - 1)
                 if result in ("fail", "lost"):
                     self.failures.append(change)
-            if self.quiet or not (is_job or self.verbose):
+            if self.quiet or not (is_job or self.verbose) or (carried and not self.verbose):
                 return
             parts = [change["path"]]
-            if change.get("duration") is not None:
+            if carried:
+                parts.append("(carried over, not run again)")
+            elif change.get("duration") is not None:
                 parts.append(human_seconds(change["duration"]))
-            if result != "pass" and change.get("reason"):
+            if result != "pass" and change.get("reason") and not carried:
                 parts.append(change["reason"])
             if result in ("fail", "lost") and is_job:
                 parts.append(f"log: {change.get('log')}")
@@ -76,12 +81,22 @@ class Console:
             severity = change.get("severity", "warning")
             if not self.quiet and (self.verbose or severity in ("error", "critical")):
                 self._line(severity, f"{change.get('path')}: {change.get('text')}")
-        self.flush_soon()
+        self._flush_now_and_then()
 
-    def flush_soon(self) -> None:
-        # Line-buffered terminals flush by themselves; pipes should not wait for 8 KB.
-        if not self.color:
+    def _flush_now_and_then(self) -> None:
+        # A pipe should not wait for 8 KB, nor pay a write for every line.
+        now = time.monotonic()
+        if now - self._flushed >= 0.2:
+            self._flushed = now
             self.stream.flush()
+
+    def tick(self, summary: dict[str, Any]) -> None:
+        """Called about twice a second with the top node's current summary."""
+        self.latest = summary
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.flush()
 
     def note(self, text: str) -> None:
         if not self.quiet:

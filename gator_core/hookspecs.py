@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from .logparse import LogParser
     from .scheduler import Scheduler
 
-__all__ = ["hookspec", "hookimpl", "PROJECT", "gator_schedulers"]
+__all__ = ["hookspec", "hookimpl", "PROJECT", "gator_schedulers", "gator_log_parsers"]
 
 PROJECT = "gator"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -47,4 +48,20 @@ def gator_schedulers() -> list[type[Scheduler]]:
     is an error that names both.
 
     :return: a list of :class:`gator_core.Scheduler` subclasses (may be empty).
+    """
+
+
+# -- output ------------------------------------------------------------------------------------
+
+@hookspec
+def gator_log_parsers() -> list[type[LogParser]]:
+    """Return the log parser classes this plugin provides.
+
+    Each class subclasses :class:`gator_core.LogParser` and sets ``name``, the
+    value a spec's ``parsers: [...]`` refers to it by.  Wrappers make one
+    instance per job and ask it about every output line that no rule of the
+    spec matched.  Two plugins offering the same name is an error that names
+    both.
+
+    :return: a list of :class:`gator_core.LogParser` subclasses (may be empty).
     """

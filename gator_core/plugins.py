@@ -19,7 +19,8 @@ from . import hookspecs
 from .exceptions import UsageError
 from .textutil import did_you_mean
 
-__all__ = ["plugin_manager", "SchedulerInfo", "available_schedulers", "scheduler_class"]
+__all__ = ["plugin_manager", "PluginClass", "SchedulerInfo", "available_schedulers", "available_parsers",
+           "scheduler_class"]
 
 # plugin object -> "distribution version", for `gator schedulers`
 _DISTRIBUTIONS: dict[int, str] = {}
@@ -53,11 +54,16 @@ def plugin_manager() -> pluggy.PluginManager:
 
 
 @dataclass(frozen=True)
-class SchedulerInfo:
+class PluginClass:
+    """A class a plugin provides through a hook, with where it comes from."""
+
     name: str
     cls: type
     plugin: str  # the entry point's name
     distribution: str  # package that provides it, with version
+
+
+SchedulerInfo = PluginClass  # the name `gator schedulers` and older callers use
 
 
 def _provider(pm: pluggy.PluginManager, cls: type) -> tuple[str, str]:
@@ -71,22 +77,29 @@ def _provider(pm: pluggy.PluginManager, cls: type) -> tuple[str, str]:
     return best[1], best[2]
 
 
-def available_schedulers() -> dict[str, SchedulerInfo]:
-    """Every installed scheduler by name.  Raises UsageError on a name clash."""
+def _collect(hook: str, what: str) -> dict[str, PluginClass]:
     pm = plugin_manager()
-    found: dict[str, SchedulerInfo] = {}
-    for classes in pm.hook.gator_schedulers():
+    found: dict[str, PluginClass] = {}
+    for classes in getattr(pm.hook, hook)():
         for cls in classes or []:
             plugin, dist = _provider(pm, cls)
             name = getattr(cls, "name", "")
             if not name:
-                raise UsageError(f"scheduler class {cls.__qualname__} from plugin '{plugin}' has no name")
+                raise UsageError(f"{what} class {cls.__qualname__} from plugin '{plugin}' has no name")
             if name in found and found[name].cls is not cls:
-                raise UsageError(
-                    f"two plugins provide scheduler '{name}': {found[name].plugin} and {plugin}"
-                )
-            found[name] = SchedulerInfo(name, cls, plugin, dist)
+                raise UsageError(f"two plugins provide {what} '{name}': {found[name].plugin} and {plugin}")
+            found[name] = PluginClass(name, cls, plugin, dist)
     return found
+
+
+def available_schedulers() -> dict[str, PluginClass]:
+    """Every installed scheduler by name.  Raises UsageError on a name clash."""
+    return _collect("gator_schedulers", "scheduler")
+
+
+def available_parsers() -> dict[str, PluginClass]:
+    """Every installed log parser by name.  Raises UsageError on a name clash."""
+    return _collect("gator_log_parsers", "log parser")
 
 
 def scheduler_class(name: str) -> type:

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .exceptions import StoreError
+from .exceptions import GatorError, StoreError
 from .store import DB_NAME, LOG_NAME, StoreReader
 from .summary import FINAL_RESULTS, empty_jobs, empty_messages
 
-__all__ = ["NodeResult", "load_results", "load_overview", "node_directory"]
+__all__ = ["NodeResult", "load_results", "load_overview", "iter_jobs", "node_directory"]
 
 
 @dataclass
@@ -42,6 +42,7 @@ class NodeResult:
     tracking: str = ""
     native_id: str | None = None
     host: str | None = None
+    seed: int | None = None  # jobs: their GATOR_SEED
     children: list[NodeResult] = field(default_factory=list)
 
     @property
@@ -95,6 +96,7 @@ class NodeResult:
             "log": self.log,
             "native_id": self.native_id,
             "host": self.host,
+            "seed": self.seed,
             "children": [child.to_json() for child in self.children],
         }
 
@@ -108,6 +110,7 @@ def _from_summary(node: NodeResult, summary: dict[str, Any]) -> None:
     node.metrics = summary.get("metrics") or {}
     node.started = summary.get("started")
     node.stopped = summary.get("stopped")
+    node.seed = summary.get("seed", node.seed)
 
 
 def _settle(node: NodeResult, reason: str) -> None:
@@ -134,34 +137,96 @@ def _tier_node(directory: Path, attrs: dict[str, Any], row: dict[str, Any] | Non
     return node
 
 
-def _load_tier(directory: Path, row: dict[str, Any] | None) -> NodeResult:
+class _SpecIndex:
+    """The run's spec (``spec.yaml`` at the top of the tracking directory), to name
+    the jobs of groups and arrays that never started and so have no store."""
+
+    def __init__(self, top: Path) -> None:
+        self.top = top
+        self._root: Any = None
+        self._loaded = False
+        self.seed: int | None = None
+
+    def children(self, path: str) -> list[tuple[str, str]]:
+        """(key, kind) of each child of the node at ``path``; [] when unknown."""
+        from .children import plan_children
+        from .spec import Job, JobGroup, loads_spec, root_path
+
+        if not self._loaded:
+            self._loaded = True
+            try:
+                root = loads_spec((self.top / "spec.yaml").read_text(encoding="utf-8"))
+                self._root = JobGroup(id="root", jobs=[root]) if isinstance(root, Job) else root
+                with StoreReader(self.top) as store:
+                    self.seed = store.attrs().get("seed")
+            except (OSError, GatorError):
+                self._root = None
+        node = self._root
+        if node is None:
+            return []
+        head, *rest = path.split(".")
+        if head != root_path(node):
+            return []
+        for part in rest:
+            if isinstance(node, Job):
+                return []
+            match = next((c for c in plan_children(node) if c.key == part), None)
+            if match is None:
+                return []
+            node = match.node
+        if isinstance(node, Job):
+            return []
+        return [(child.key, child.kind) for child in plan_children(node)]
+
+
+def _unstarted(index: _SpecIndex, tier: NodeResult) -> None:
+    """Fill in the children of a group or array that never started, from the spec:
+    every job below it shares its result (skipped, lost, pending) and reason."""
+    result = tier.result if tier.result in ("skipped", "lost", "fail", "pending") else "pending"
+    for key, kind in index.children(tier.path):
+        child = NodeResult(id=key, path=f"{tier.path}.{key}", kind=kind, result=result, reason=tier.reason,
+                           tracking=str(Path(tier.tracking) / key))
+        if kind != "job":
+            _unstarted(index, child)
+        elif index.seed is not None:
+            from .config import job_seed
+
+            child.seed = job_seed(index.seed, child.path)
+        tier.children.append(child)
+
+
+def _load_tier(directory: Path, row: dict[str, Any] | None, index: _SpecIndex | None = None) -> NodeResult:
+    index = index or _SpecIndex(directory)
     with StoreReader(directory) as store:
         attrs = store.attrs()
         rows = store.children()
     node = _tier_node(directory, attrs, row)
     for child_row in rows:
-        node.children.append(_load_child(directory, child_row))
+        node.children.append(_load_child(directory, child_row, index))
     if node.result in FINAL_RESULTS:
         _settle(node, f"{node.path} ended ({node.result})")
     return node
 
 
-def _load_child(parent_dir: Path, row: dict[str, Any]) -> NodeResult:
+def _load_child(parent_dir: Path, row: dict[str, Any], index: _SpecIndex | None = None) -> NodeResult:
     directory = parent_dir / row["key"]
     if row["kind"] != "job" and (directory / DB_NAME).exists():
         try:
-            return _load_tier(directory, row)
+            return _load_tier(directory, row, index)
         except StoreError:
             pass  # fall back to the parent's row
     node = NodeResult(id=row.get("id", row["key"]), path=row.get("path", row["key"]), kind=row["kind"],
                       result=row.get("result") or "pending", tracking=str(directory),
                       native_id=row.get("native_id"), host=row.get("host"))
+    node.seed = row.get("seed")
     if row.get("summary"):
         _from_summary(node, row["summary"])
     if row.get("state") == "pending" or node.result == "launched":
         node.result = "pending"
     if row.get("pending_reason") and node.result == "pending":
         node.reason = row["pending_reason"]
+    if node.kind != "job" and index is not None:
+        _unstarted(index, node)
     return node
 
 
@@ -173,44 +238,49 @@ def load_results(tracking: str | Path) -> NodeResult:
     return _load_tier(directory, None)
 
 
-def load_overview(tracking: str | Path, *, keep: tuple[str, ...] = ("fail", "lost")
-                  ) -> tuple[NodeResult, list[NodeResult]]:
-    """The top node (without children) and the jobs whose result is in ``keep``.
-
-    Streams through the stores instead of building the whole tree, so that the
-    closing summary of a run of 10^5 jobs costs little memory.
+def iter_jobs(tracking: str | Path, top: list[NodeResult] | None = None) -> Iterator[NodeResult]:
+    """Every job of a run, depth first, without building the tree (a run of 10^5
+    jobs is streamed through the stores).  Jobs below a tier that ended are
+    never still running: they count as lost with it.  If ``top`` is a list, the
+    top node (without children) is appended to it first.
     """
     directory = Path(tracking)
     if not (directory / DB_NAME).exists():
         raise StoreError(f"{directory} is not a Gator tracking directory (no {DB_NAME})")
-    kept: list[NodeResult] = []
+    index = _SpecIndex(directory)
 
-    def visit(tier_dir: Path, row: dict[str, Any] | None, settled: str | None) -> NodeResult:
-        store = StoreReader(tier_dir)
-        top = _tier_node(tier_dir, store.attrs(), row)
-        ended = settled or (f"{top.path} ended ({top.result})" if top.result in FINAL_RESULTS else None)
-        with store:
+    def visit(tier_dir: Path, row: dict[str, Any] | None, settled: str | None) -> Iterator[NodeResult]:
+        with StoreReader(tier_dir) as store:
+            node = _tier_node(tier_dir, store.attrs(), row)
+            if top is not None and row is None:
+                top.append(node)
+            ended = settled or (f"{node.path} ended ({node.result})" if node.result in FINAL_RESULTS else None)
             for child_row in store.iter_children():
-                visit_row(tier_dir, child_row, ended)
-        return top
+                child_dir = tier_dir / child_row["key"]
+                if child_row["kind"] != "job":
+                    if (child_dir / DB_NAME).exists():
+                        try:
+                            yield from visit(child_dir, child_row, ended)
+                            continue
+                        except StoreError:
+                            pass
+                    tier = _load_child(tier_dir, child_row, index)  # never started: from the spec
+                    yield from (job for job in tier.walk() if job.kind == "job")
+                    continue
+                job = _load_child(tier_dir, child_row)
+                if ended and job.result not in FINAL_RESULTS:
+                    job.result, job.reason = "lost", job.reason or ended
+                yield job
 
-    def visit_row(tier_dir: Path, child_row: dict[str, Any], ended: str | None) -> None:
-        child_dir = tier_dir / child_row["key"]
-        if child_row["kind"] != "job" and (child_dir / DB_NAME).exists():
-            try:
-                visit(child_dir, child_row, ended)
-                return
-            except StoreError:
-                pass
-        if child_row["kind"] != "job":
-            return
-        job = _load_child(tier_dir, child_row)
-        if ended and job.result not in FINAL_RESULTS:
-            job.result, job.reason = "lost", job.reason or ended
-        if job.result in keep:
-            kept.append(job)
+    yield from visit(directory, None, None)
 
-    return visit(directory, None, None), kept
+
+def load_overview(tracking: str | Path, *, keep: tuple[str, ...] = ("fail", "lost")
+                  ) -> tuple[NodeResult, list[NodeResult]]:
+    """The top node (without children) and the jobs whose result is in ``keep``."""
+    top: list[NodeResult] = []
+    kept = [job for job in iter_jobs(tracking, top) if job.result in keep]
+    return top[0], kept
 
 
 def node_directory(root: NodeResult, path: str) -> NodeResult:

@@ -30,7 +30,7 @@ from .spec import Job, JobGroup, Node, dump_spec, load_spec, root_path, validate
 from .spec.model import child_id
 from .tier import ChangeSink, Tier
 
-__all__ = ["run", "run_async", "RunOutcome", "prepare_tracking", "parse_sched_args"]
+__all__ = ["run", "run_async", "RunOutcome", "Rerun", "plan_rerun", "prepare_tracking", "parse_sched_args"]
 
 
 @dataclass
@@ -98,6 +98,35 @@ def _jobs(node: Node, path: str) -> list[tuple[str, Job]]:
     return out
 
 
+async def _tick(sink: Any, tier: Tier) -> None:
+    """Give a live display the whole tree's counts about twice a second."""
+    while True:
+        await asyncio.sleep(0.5)
+        sink.tick(tier.current_summary())
+
+
+def _check_parsers(root: Node, path: str, source: str) -> list[SpecIssue]:
+    """Every `parsers:` name must be an installed log parser."""
+    from .plugins import available_parsers
+    from .textutil import did_you_mean
+
+    known = sorted(available_parsers())
+    problems = []
+
+    def visit(node: Node, node_path: str) -> None:
+        for index, name in enumerate(node.parsers):
+            if name not in known:
+                file, line, column = node.origin.at("parsers", index) if node.origin else (source, 0, 0)
+                problems.append(SpecIssue(file, line, column, f"{node_path}: no log parser called '{name}'"
+                                          f"{did_you_mean(name, known)} (installed: {', '.join(known) or 'none'})"))
+        if not isinstance(node, Job):
+            for pos, child in enumerate(node.jobs):
+                visit(child, f"{node_path}.{child_id(child, pos)}")
+
+    visit(root, path)
+    return problems
+
+
 def _load(spec: str | Path | Node, on_warning: Callable[[SpecIssue], None] | None) -> tuple[Node, str]:
     if isinstance(spec, (str, Path)):
         return load_spec(spec, on_warning=on_warning), str(spec)
@@ -123,10 +152,14 @@ async def run_async(
     on_warning: Callable[[SpecIssue], None] | None = None,
     on_start: Callable[[Path], None] | None = None,
     handle_signals: bool = False,
+    seed: int | None = None,
+    rerun: Rerun | None = None,
 ) -> RunOutcome:
     """Run a tree and return its outcome.  See :func:`run`."""
     if interval <= 0:
         raise UsageError("--interval must be greater than zero")
+    if seed is None:
+        seed = secrets.randbelow(1 << 31)  # recorded, so that the run can be repeated
     root, source = _load(spec, on_warning)
     if isinstance(root, Job):  # a lone job runs under an implicit group
         root = JobGroup(id="root", jobs=[root])
@@ -139,16 +172,20 @@ async def run_async(
     run_config = RunConfig(
         run_id=uuid.uuid4().hex, tracking_root=str(directory), launch_dir=launch_dir,
         scheduler=scheduler, sched_options=options, interval=interval, grace=grace, limits=limits or Limits(),
+        seed=seed,
     )
     path = root_path(root)
     node = NodeConfig(path=path, tracking=str(directory),
-                      cwd=[launch_dir, *([root.cwd] if root.cwd else [])])
+                      cwd=[launch_dir, *([root.cwd] if root.cwd else [])],
+                      rerun_from=str(rerun.earlier) if rerun else None,
+                      rerun_only=list(rerun.paths) if rerun else None)
     (directory / "spec.yaml").write_text(dump_spec(root), encoding="utf-8")
     tier = Tier(root, node, run_config, key=path, token=token, sink=sink)
-    tier.store.set_attrs({"run_id": run_config.run_id, "spec_file": source,
-                          "argv": sys.argv, "launch_dir": launch_dir})
+    tier.store.set_attrs({"run_id": run_config.run_id, "spec_file": source, "seed": seed,
+                          "argv": sys.argv, "launch_dir": launch_dir, "run": run_config.to_dict(),
+                          "rerun_of": str(rerun.earlier) if rerun else None})
     instance = cls(options, tier.scheduler_context())
-    problems = []
+    problems = _check_parsers(root, path, source)
     for job_path, job in _jobs(root, path):
         why = instance.check_resources(job_path, Resources.from_spec(job.resources))
         if why:
@@ -176,9 +213,12 @@ async def run_async(
             if handle_signals:
                 for sig in signals:
                     loop.add_signal_handler(sig, interrupt, signal.Signals(sig).name)
+            ticker = asyncio.ensure_future(_tick(sink, tier)) if hasattr(sink, "tick") else None
             try:
                 summary = await tier.run(sched)
             finally:
+                if ticker is not None:
+                    ticker.cancel()
                 if handle_signals:
                     for sig in signals:
                         loop.remove_signal_handler(sig)
@@ -187,13 +227,49 @@ async def run_async(
     return RunOutcome(directory, summary["result"], interrupted)
 
 
+@dataclass(frozen=True)
+class Rerun:
+    """What a rerun repeats: the earlier run, and the paths (below its top) of the
+    jobs to run again.  Everything else that passed is carried over."""
+
+    earlier: Path
+    paths: tuple[str, ...]
+
+
+def plan_rerun(earlier: str | Path) -> tuple[Node, dict[str, Any], Rerun]:
+    """The spec, the settings and the jobs to run again of an earlier run: every job
+    that did not pass (failed, lost, skipped or never started).  Jobs that passed
+    are carried over and count as passed for dependencies."""
+    from .results import iter_jobs
+    from .spec import loads_spec
+    from .store import StoreReader
+
+    directory = Path(earlier).resolve()
+    spec_file = directory / "spec.yaml"
+    if not spec_file.exists():
+        raise UsageError(f"{directory} has no spec.yaml: is it the top of a Gator tracking directory?")
+    with StoreReader(directory) as store:
+        attrs = store.attrs()
+    root = loads_spec(spec_file.read_text(encoding="utf-8"), str(spec_file))
+    top = root_path(root if not isinstance(root, Job) else JobGroup(id="root", jobs=[root]))
+    paths = []
+    for job in iter_jobs(directory):
+        if job.result != "pass":
+            relative = job.path[len(top) + 1:] if job.path.startswith(top + ".") else job.path
+            paths.append(relative)
+    if not paths:
+        raise UsageError(f"nothing to run again: every job of {directory} passed")
+    return root, attrs, Rerun(directory, tuple(paths))
+
+
 def run(spec: str | Path | Node, **kwargs: Any) -> NodeResult:
     """Run a tree (a spec file or a tree of Job/JobGroup/JobArray) and return its results.
 
     Keyword arguments: ``tracking`` (directory, default ``./tracking/<timestamp>``),
     ``scheduler`` (default ``"local"``), ``sched_args`` (dict of scheduler
     options), ``limits`` (:class:`~gator_core.Limits`), ``interval`` (heartbeat
-    seconds), ``grace`` (seconds between SIGTERM and SIGKILL).  Raises
+    seconds), ``grace`` (seconds between SIGTERM and SIGKILL), ``seed`` (the run
+    seed each job's ``GATOR_SEED`` derives from; random when not given).  Raises
     :class:`~gator_core.SpecError` for a bad spec and
     :class:`~gator_core.UsageError` for bad options, before anything runs.
     """

@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from .results import NodeResult
 from .store import SEVERITY_NAMES, StoreReader
 from .textutil import human_bytes, human_seconds
 
-__all__ = ["print_tree", "print_messages"]
+__all__ = ["print_tree", "print_jobs", "print_messages", "format_metrics"]
+
+# Shown in their own columns (or summed as MESSAGES and JOBS); the rest are listed.
+_COLUMN_METRICS = ("wall_time", "cpu_time", "peak_memory")
+_BUILTIN_PREFIXES = ("msg_", "jobs_")
 
 
 def _counts(node: NodeResult) -> str:
@@ -19,22 +23,49 @@ def _counts(node: NodeResult) -> str:
     return f"W{m.get('warning', 0)} E{m.get('error', 0)} C{m.get('critical', 0)}"
 
 
+def _number(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def format_metrics(metrics: dict[str, Any]) -> str:
+    """A node's own metrics (not the built-in ones shown in columns), compactly."""
+    parts = []
+    for name in sorted(metrics):
+        if name in _COLUMN_METRICS or name.startswith(_BUILTIN_PREFIXES):
+            continue
+        value = metrics[name]
+        if isinstance(value, dict):
+            parts.append(f"{name}: mean {_number(value.get('mean', 0))} (min {_number(value.get('min', 0))}, "
+                         f"max {_number(value.get('max', 0))}, sum {_number(value.get('sum', 0))}, "
+                         f"n {int(value.get('count', 0))})")
+        else:
+            parts.append(f"{name}={_number(value)}")
+    return "  ".join(parts)
+
+
+def _cpu(node: NodeResult) -> float | None:
+    value = node.metrics.get("cpu_time")
+    if isinstance(value, dict):
+        return value.get("sum")
+    return value
+
+
 def print_tree(root: NodeResult, out: TextIO) -> None:
-    """One line per node, indented by depth."""
-    rows: list[tuple[str, NodeResult]] = []
+    """One line per node, indented by depth; a node's own metrics on the line below."""
+    rows: list[tuple[str, str, NodeResult]] = []
 
     def walk(node: NodeResult, prefix: str, last: bool, top: bool) -> None:
         branch = "" if top else ("└─ " if last else "├─ ")
-        rows.append((prefix + branch + node.id, node))
         deeper = prefix + ("" if top else ("   " if last else "│  "))
+        rows.append((prefix + branch + node.id, deeper + ("│  " if node.children else "   "), node))
         for pos, child in enumerate(node.children):
             walk(child, deeper, pos == len(node.children) - 1, False)
 
     walk(root, "", True, True)
-    width = min(70, max(len(label) for label, _ in rows))
+    width = min(70, max(len(label) for label, _, _ in rows))
     out.write(f"{'NODE':<{width}}  {'KIND':<5}  {'RESULT':<7}  {'EXIT':>4}  {'MESSAGES':<12}  "
-              f"{'TIME':>8}  {'MEMORY':>8}  JOBS / REASON\n")
-    for label, node in rows:
+              f"{'TIME':>8}  {'CPU':>8}  {'MEMORY':>8}  {'SEED':>10}  JOBS / REASON\n")
+    for label, under, node in rows:
         exit_code = "" if node.exit_code is None else str(node.exit_code)
         if node.kind == "job":
             extra = node.reason or ""
@@ -44,9 +75,26 @@ def print_tree(root: NodeResult, out: TextIO) -> None:
             for key in ("failed", "lost", "skipped", "running", "pending"):
                 if j.get(key):
                     extra += f", {j[key]} {key}"
+        seed = "" if node.seed is None else str(node.seed)
         out.write(f"{label:<{width}}  {node.kind:<5}  {node.result:<7}  {exit_code:>4}  "
-                  f"{_counts(node):<12}  {human_seconds(node.duration):>8}  "
-                  f"{human_bytes(node.peak_memory):>8}  {extra}\n")
+                  f"{_counts(node):<12}  {human_seconds(node.duration):>8}  {human_seconds(_cpu(node)):>8}  "
+                  f"{human_bytes(node.peak_memory):>8}  {seed:>10}  {extra}\n")
+        metrics = format_metrics(node.metrics)
+        if metrics:
+            out.write(f"{under}metrics: {metrics}\n")
+
+
+def print_jobs(jobs: list[NodeResult], out: TextIO) -> None:
+    """A flat list of jobs (for filters such as --failed): result, path, reason, log."""
+    if not jobs:
+        out.write("no jobs match\n")
+        return
+    width = min(70, max(len(job.path) for job in jobs))
+    for job in jobs:
+        exit_code = "" if job.exit_code is None else f"exit {job.exit_code}"
+        seed = "" if job.seed is None else f"seed {job.seed}"
+        out.write(f"{job.result.upper():<7} {job.path:<{width}}  {exit_code:<8} {seed:<16} {job.reason or ''}\n")
+        out.write(f"        log: {job.log}\n")
 
 
 def print_messages(directory: Path, minimum: int, as_json: bool, out: TextIO) -> None:

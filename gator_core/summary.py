@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = [
+    "job_metrics",
+    "unreported_jobs_metrics",
     "RESULTS",
     "FINAL_RESULTS",
     "SEVERITY_KEYS",
@@ -68,6 +70,26 @@ def new_summary(result: str = "pending", *, job: bool) -> dict[str, Any]:
         "started": None,
         "stopped": None,
     }
+
+
+def job_metrics(result: str, messages: Mapping[str, int]) -> dict[str, float]:
+    """A job's built-in metrics besides its times and memory: one per severity
+    (``msg_error`` ...) and one per result (``jobs_passed`` ... and ``jobs_total``),
+    so that tiers roll them up like any other metric."""
+    out: dict[str, float] = {f"msg_{name}": int(messages.get(name, 0)) for name in SEVERITY_KEYS}
+    counts = job_counts(result)
+    for name in ("passed", "failed", "skipped", "lost", "total"):
+        out[f"jobs_{name}"] = counts[name]
+    return out
+
+
+def unreported_jobs_metrics(result: str, count: int) -> dict[str, dict[str, float]]:
+    """Statistics of ``count`` jobs that ended as ``result`` without ever reporting
+    (below a lost or skipped tier): no messages, one result each."""
+    out: dict[str, dict[str, float]] = {}
+    for name, value in job_metrics(result, {}).items():
+        out[name] = {"min": value, "max": value, "sum": value * count, "count": count, "mean": value}
+    return out
 
 
 def merge_stats(into: dict[str, float], other: Mapping[str, float] | float) -> None:

@@ -20,8 +20,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from .children import Child, child_layer, count_jobs, plan_children, resolve_cwd
-from .config import NodeConfig, RunConfig
+from .children import Child, child_layer, child_parsers, child_rules, count_jobs, plan_children, resolve_cwd
+from .config import NodeConfig, RunConfig, job_seed
 from .envvars import CHILD_KEY, PARENT_URL, TOKEN
 from .exceptions import ProtocolError
 from .procs import describe_status
@@ -38,14 +38,16 @@ from .scheduler import (
 )
 from .spec.model import Job, JobArray, JobGroup
 from .spec.serial import to_dict
-from .store import LOG_NAME, SEVERITIES, SEVERITY_NAMES, Store
+from .store import DB_NAME, LOG_NAME, SEVERITIES, SEVERITY_NAMES, Store, StoreReader
 from .summary import (
     FINAL_RESULTS,
     dependency_outcome,
     empty_jobs,
     empty_messages,
+    job_metrics,
     merge_stats,
     new_summary,
+    unreported_jobs_metrics,
 )
 from .transport import ConnectionClosed, ParentServer, PeerLink
 
@@ -99,6 +101,8 @@ class Tier:
         self.poke: Callable[[], None] = lambda: None  # set by the uplink of a child tier
         self.tracking = Path(node.tracking)
         self.layer = child_layer(node.env, spec) if node.env or spec.env else {}
+        self.rules = child_rules(node.rules, spec)
+        self.parsers = child_parsers(node.parsers, spec)
         self.children = plan_children(spec)
         self.by_key = {child.key: child for child in self.children}
         self.by_place = {(child.decl, child.index): child for child in self.children}
@@ -107,6 +111,7 @@ class Tier:
             for _cond, target in child.deps:
                 self.dependents.setdefault(target.sibling, []).append(child)
         self._job_counts = [count_jobs(node) for node in spec.jobs]
+        self._carried, self._rerun_below = self._plan_rerun()
         self.store = Store(self.tracking)
         self.scheduler: Scheduler | None = None
         self.url = ""
@@ -127,6 +132,45 @@ class Tier:
         self._stop_deadline = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop_deadline_span = 0.0
+
+    # -- reruns ----------------------------------------------------------------------------------
+    def _plan_rerun(self) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+        """For a rerun: children carried over from the earlier run (they passed), and
+        for each child tier, the paths below it to run again."""
+        only = self.node.rerun_only
+        if only is None:
+            return {}, {}
+        wanted: dict[str, list[str]] = {}
+        for path in only:
+            head, _, rest = path.partition(".")
+            wanted.setdefault(head, []).append(rest)
+        old_rows: dict[str, dict[str, Any]] = {}
+        earlier = Path(self.node.rerun_from or "")
+        if self.node.rerun_from and (earlier / DB_NAME).exists():
+            with StoreReader(earlier) as store:
+                old_rows = {row["key"]: row for row in store.iter_children()}
+        carried: dict[str, dict[str, Any]] = {}
+        below: dict[str, list[str]] = {}
+        for child in self.children:
+            if child.key in wanted:
+                if child.kind != "job":
+                    below[child.key] = [rest for rest in wanted[child.key] if rest]
+            elif (old_rows.get(child.key) or {}).get("summary", {}).get("result") == "pass":
+                carried[child.key] = old_rows[child.key]
+        return carried, below
+
+    def _carry(self, child: Child, row: dict[str, Any]) -> None:
+        """A child that passed in the earlier run: its records are linked, not redone."""
+        earlier = Path(self.node.rerun_from or "") / child.key
+        here = self.tracking / child.key
+        if earlier.exists() and not here.exists():
+            try:
+                here.symlink_to(earlier, target_is_directory=True)
+            except OSError:
+                pass
+        summary = dict(row["summary"])
+        summary["reason"] = f"passed in {earlier} (not run again)"
+        self._finish(child, summary, carried=True)
 
     # -- scheduler wiring -------------------------------------------------------------------------
     def scheduler_context(self) -> SchedulerContext:
@@ -207,6 +251,7 @@ class Tier:
         summary = child.summary or {}
         return {
             "id": child.key, "path": self._child_path(child), "decl": child.decl,
+            "seed": job_seed(self.run_config.seed, self._child_path(child)) if child.kind == "job" else None,
             "index": child.index, "result": summary.get("result", child.state
                                                          if child.state != "launched" else "pending"),
             "summary": summary, "native_id": child.native_id, "host": child.host,
@@ -225,7 +270,7 @@ class Tier:
         self.store.set_attr("summary", self.current_summary())
         self.store.flush()
 
-    def _finish(self, child: Child, summary: dict[str, Any]) -> None:
+    def _finish(self, child: Child, summary: dict[str, Any], *, carried: bool = False) -> None:
         """Record a child's final summary and let its dependants move."""
         if child.state == "done":
             return
@@ -252,6 +297,7 @@ class Tier:
             "duration": (stopped - started) if started and stopped else None,
             "log": str(self.tracking / child.key / LOG_NAME),
             "messages": summary.get("messages", {}),
+            "carried": carried,
         })
         self._update_dependants(child)
         self._report_watched()
@@ -270,7 +316,10 @@ class Tier:
         summary["metrics"] = dict(last.get("metrics") or {})
         summary["started"] = last.get("started")
         summary["stopped"] = time.time() if summary["started"] else None
-        if child.kind != "job":
+        if child.kind == "job":
+            summary["metrics"].update(job_metrics(result, summary["messages"]))
+            summary["seed"] = job_seed(self.run_config.seed, self._child_path(child))
+        else:
             jobs = empty_jobs()
             for name in ("passed", "failed", "skipped", "lost"):
                 jobs[name] = int((last.get("jobs") or {}).get(name, 0))
@@ -279,6 +328,11 @@ class Tier:
             jobs[{"lost": "lost", "fail": "failed", "skipped": "skipped"}[result]] += unsettled
             jobs["total"] = expected
             summary["jobs"] = jobs
+            if unsettled:
+                for name, stats in unreported_jobs_metrics(result, unsettled).items():
+                    merged = dict(summary["metrics"].get(name) or {})
+                    merge_stats(merged, stats)
+                    summary["metrics"][name] = merged
         return summary
 
     def lose(self, child: Child, reason: str) -> None:
@@ -459,6 +513,10 @@ class Tier:
             env=child_layer(self.layer, child.node),
             arrays=arrays,
             watch=self._watch_for(child),
+            rules=child_rules(self.rules, child.node),
+            parsers=child_parsers(self.parsers, child.node),
+            rerun_from=str(Path(self.node.rerun_from) / child.key) if self.node.rerun_from else None,
+            rerun_only=self._rerun_below.get(child.key),
         )
         return Welcome(spec=spec, config={**self._run_dict, "node": node.to_dict()})
 
@@ -497,7 +555,7 @@ class Tier:
             self.active[child.key] = child
             if child.kind == "job" or self.sink is not None:
                 self._change({"event": "start", "path": self._child_path(child), "kind": child.kind,
-                              "time": time.time()})
+                              "time": time.time(), "log": str(self.tracking / child.key / LOG_NAME)})
         self._touch(child)
         try:
             await link.send(self._welcome(child))
@@ -685,6 +743,8 @@ class Tier:
         flusher = asyncio.create_task(self._flush_periodically())
         self._dirty.update(self.children)  # every child is visible to `gator show` from the start
         try:
+            for key, row in self._carried.items():
+                self._carry(self.by_key[key], row)
             for child in self.children:
                 self._consider(child)
             while self.remaining > 0:

@@ -31,10 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from .apiserver import ApiServer
-from .config import NodeConfig, RunConfig
+from .config import NodeConfig, RunConfig, job_seed
 from .envvars import RELEASE_FD, array_variables, expand, expand_path, job_environment
 from .exceptions import ChildError, ProtocolError
 from .lines import LineSplitter
+from .logparse import DEFAULT_SEVERITY, Classifier
 from .procs import (
     JobProcess,
     TreeSampler,
@@ -48,7 +49,7 @@ from .procs import (
 from .protocol import Ack, Complete, Heartbeat, Hello, Refuse, Stop, Update, Welcome
 from .spec.model import Job
 from .store import LOG_NAME, SEVERITIES, SEVERITY_NAMES, Store
-from .summary import job_counts, new_summary
+from .summary import job_counts, job_metrics, new_summary
 from .synclink import SyncParentLink
 from .wsclient import LinkClosed
 
@@ -78,6 +79,8 @@ class Wrapper:
         self.link = link
         self.url, self.token = url, token
         self.summary = new_summary("running", job=True)
+        self.seed = job_seed(run.seed, node.path)
+        self.summary["seed"] = self.seed
         self.counts: dict[str, int] = self.summary["messages"]
         self.store = Store(Path(node.tracking), durable=False)
         self._log = open(Path(node.tracking) / LOG_NAME, "a", encoding="utf-8", errors="replace")
@@ -86,6 +89,7 @@ class Wrapper:
         self._proc: JobProcess | None = None
         self._streams: dict[int, LineSplitter] = {}
         self._api: ApiServer | None = None
+        self._classifier: Classifier | None = None
         self._exited = False
         self._stop_reason: str | None = None
         self._kill_at: float | None = None
@@ -103,7 +107,10 @@ class Wrapper:
         self._log_lines(time.time(), severity, [text])
         self._dirty = True
 
-    def _emitter(self, severity: int) -> Callable[[list[str]], None]:
+    def _emitter(self, stream: str) -> Callable[[list[str]], None]:
+        if self._classifier is not None:
+            return self._classifying_emitter(stream)
+        severity = DEFAULT_SEVERITY[stream]
         name = SEVERITY_NAMES[severity]
         add = self.store.add_lines
 
@@ -115,6 +122,38 @@ class Wrapper:
             self._dirty = True
 
         return emit
+
+    def _classifying_emitter(self, stream: str) -> Callable[[list[str]], None]:
+        classify = self._classifier.classify  # type: ignore[union-attr]
+        counts = self.counts
+
+        def emit(lines: list[str]) -> None:
+            now = time.time()
+            rows = []
+            for text in lines:
+                severity, source, line = classify(text, stream)
+                rows.append((now, severity, text, source, line))
+                counts[SEVERITY_NAMES[severity]] += 1
+                self._log_lines(now, severity, [text])
+            self.store.add_messages(rows)
+            self._dirty = True
+
+        return emit
+
+    def _make_classifier(self) -> Classifier | None:
+        """Rules and parsers from the spec, or None for the default (and fastest) path."""
+        if not self.node.rules and not self.node.parsers:
+            return None
+        from .plugins import available_parsers
+
+        known = available_parsers()
+        parsers = []
+        for name in self.node.parsers:
+            if name in known:
+                parsers.append(known[name].cls())
+            else:  # the run checked the names; a child on another machine may lack a plugin
+                self.message(_WARNING, f"log parser '{name}' is not installed here; ignored")
+        return Classifier(self.node.rules, parsers)
 
     def _log_lines(self, ts: float, severity: int, lines: list[str]) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(ts))
@@ -232,6 +271,7 @@ class Wrapper:
         layer["GATOR_JOB_PATH"] = self.node.path
         layer["GATOR_JOB_ID"] = self.key
         layer["GATOR_TRACKING_DIR"] = self.node.tracking
+        layer["GATOR_SEED"] = str(self.seed)
         if self._api is not None:
             layer.update(self._api.environment())
         return job_environment(os.environ, layer)
@@ -377,7 +417,7 @@ class Wrapper:
         self.store.set_attrs({
             "id": self.key, "path": self.node.path, "kind": "job", "host": socket.gethostname(),
             "pid": os.getpid(), "started": started, "command": self.job.command,
-            "args": list(self.job.args),
+            "args": list(self.job.args), "seed": self.seed,
         })
         become_subreaper()  # orphans of the job come to us, to be counted and killed
         self._install_signals()
@@ -393,9 +433,10 @@ class Wrapper:
         else:
             self._proc = proc
             self.store.set_attr("job_pid", proc.pid)
-            for fd, severity in ((proc.stdout, _INFO), (proc.stderr, _ERROR)):
+            self._classifier = self._make_classifier()
+            for fd, stream in ((proc.stdout, "stdout"), (proc.stderr, "stderr")):
                 os.set_blocking(fd, False)
-                self._streams[fd] = LineSplitter(self._emitter(severity))
+                self._streams[fd] = LineSplitter(self._emitter(stream))
                 self._sel.register(fd, selectors.EVENT_READ, "out")
             pidfd = os.pidfd_open(proc.pid)
             self._sel.register(pidfd, selectors.EVENT_READ, "exit")
@@ -429,6 +470,7 @@ class Wrapper:
         metrics.update(wall_time=round(stopped - started, 6), cpu_time=round(cpu, 6))
         if peak is not None:
             metrics["peak_memory"] = peak
+        metrics.update(job_metrics(result, self.counts))
         for name, value in metrics.items():
             self.store.set_metric(name, value)
         self.store.set_attrs({"stopped": stopped, "result": result, "exit_code": returncode,

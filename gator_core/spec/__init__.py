@@ -16,6 +16,7 @@ from .model import (
     Node,
     Origin,
     Resource,
+    Rule,
     child_id,
     kind_of,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "Node",
     "Origin",
     "Resource",
+    "Rule",
     "child_id",
     "dump_spec",
     "from_dict",

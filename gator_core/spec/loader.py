@@ -202,6 +202,18 @@ class _Builder:
                 return _INVALID
             built = [self.build(item, _NODE_TAGS, f"'jobs' of !{tag}") for item in node.value]
             return [item for item in built if item is not _INVALID]  # bad ones are reported
+        if name == "rules":
+            if not isinstance(node, yaml.SequenceNode):
+                if isinstance(node, yaml.ScalarNode) and node.value in ("", "null", "~", None):
+                    return []
+                self.issue(node, "'rules' must be a list of !Rule")
+                return _INVALID
+            built = []
+            for item in node.value:
+                if self.tag_name(item) is None and isinstance(item, yaml.MappingNode):
+                    item.tag = "!Rule"  # a plain mapping in 'rules' is a rule
+                built.append(self.build(item, ("Rule",), "'rules'"))
+            return [item for item in built if item is not _INVALID]
         if name == "resources":
             if not isinstance(node, yaml.SequenceNode):
                 if isinstance(node, yaml.ScalarNode) and node.value in ("", "null", "~", None):

@@ -22,6 +22,7 @@ __all__ = [
     "License",
     "Feature",
     "Resource",
+    "Rule",
     "Job",
     "JobGroup",
     "JobArray",
@@ -122,6 +123,22 @@ Resource = Union[Cores, Memory, License, Feature]
 
 
 @dataclass
+class Rule:
+    """``!Rule [pattern, severity, stream]``: output lines matching ``pattern`` (a
+    regular expression, searched anywhere in the line) get ``severity``.  ``stream``
+    is ``stdout``, ``stderr`` or ``both`` (the default)."""
+
+    pattern: str
+    severity: str
+    stream: str = "both"
+    origin: Origin | None = _no_origin()
+
+    TAG: ClassVar[str] = "Rule"
+    FIELDS: ClassVar[tuple[str, ...]] = ("pattern", "severity", "stream")
+    REQUIRED: ClassVar[tuple[str, ...]] = ("pattern", "severity")
+
+
+@dataclass
 class Job:
     """``!Job``: one command, run under its own wrapper process."""
 
@@ -134,11 +151,15 @@ class Job:
     on_done: list[str] = field(default_factory=list)
     on_fail: list[str] = field(default_factory=list)
     on_pass: list[str] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+    parsers: list[str] = field(default_factory=list)
     origin: Origin | None = _no_origin()
 
     TAG: ClassVar[str] = "Job"
+    # The seed's fields first, in the seed's order (the positional form), then ours.
     FIELDS: ClassVar[tuple[str, ...]] = (
         "id", "env", "cwd", "command", "args", "resources", "on_done", "on_fail", "on_pass",
+        "rules", "parsers",
     )
     REQUIRED: ClassVar[tuple[str, ...]] = ("command",)
 
@@ -159,10 +180,14 @@ class JobGroup:
     on_fail: list[str] = field(default_factory=list)
     on_pass: list[str] = field(default_factory=list)
     on_done: list[str] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+    parsers: list[str] = field(default_factory=list)
     origin: Origin | None = _no_origin()
 
     TAG: ClassVar[str] = "JobGroup"
-    FIELDS: ClassVar[tuple[str, ...]] = ("id", "jobs", "env", "cwd", "on_fail", "on_pass", "on_done")
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "id", "jobs", "env", "cwd", "on_fail", "on_pass", "on_done", "rules", "parsers",
+    )
     REQUIRED: ClassVar[tuple[str, ...]] = ()
 
     @property
@@ -182,11 +207,13 @@ class JobArray:
     on_fail: list[str] = field(default_factory=list)
     on_pass: list[str] = field(default_factory=list)
     on_done: list[str] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+    parsers: list[str] = field(default_factory=list)
     origin: Origin | None = _no_origin()
 
     TAG: ClassVar[str] = "JobArray"
     FIELDS: ClassVar[tuple[str, ...]] = (
-        "id", "repeats", "jobs", "env", "cwd", "on_fail", "on_pass", "on_done",
+        "id", "repeats", "jobs", "env", "cwd", "on_fail", "on_pass", "on_done", "rules", "parsers",
     )
     REQUIRED: ClassVar[tuple[str, ...]] = ()
 
@@ -198,7 +225,7 @@ class JobArray:
 Node = Union[Job, JobGroup, JobArray]
 
 SPEC_CLASSES: dict[str, type] = {
-    cls.TAG: cls for cls in (Job, JobGroup, JobArray, Cores, Memory, License, Feature)
+    cls.TAG: cls for cls in (Job, JobGroup, JobArray, Cores, Memory, License, Feature, Rule)
 }
 
 

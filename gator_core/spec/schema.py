@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import Cores, Feature, Job, JobArray, JobGroup, License, Memory
+from .model import Cores, Feature, Job, JobArray, JobGroup, License, Memory, Rule
 from .validate import ID_PATTERN
 
 __all__ = ["spec_schema", "FIELD_DOCS"]
@@ -35,6 +35,11 @@ FIELD_DOCS: dict[str, str] = {
     "size": "Amount of memory, greater than zero.",
     "unit": "KB, MB (default), GB or TB; binary multiples.",
     "name": "Name of the licence or feature.",
+    "rules": "!Rule entries: output lines matching a pattern get a severity (inherited by everything below).",
+    "parsers": "Names of log parser plugins to apply to output lines (inherited by everything below).",
+    "pattern": "Regular expression searched in each output line.",
+    "severity": "debug, info, warning, error or critical.",
+    "stream": "stdout, stderr or both (default).",
 }
 
 _ID = {"type": ["string", "integer", "null"], "pattern": ID_PATTERN.pattern}
@@ -52,6 +57,8 @@ _TYPES: dict[str, dict[str, Any]] = {
     "on_pass": _DEPS,
     "on_fail": _DEPS,
     "on_done": _DEPS,
+    "rules": {"type": ["array", "null"], "items": {"$ref": "#/$defs/Rule"}},
+    "parsers": {"type": ["array", "null"], "items": {"type": "string"}},
 }
 _RESOURCE_TYPES: dict[str, dict[str, dict[str, Any]]] = {
     "Cores": {"count": {"type": "integer", "minimum": 0}, "arch": {"type": "string"}},
@@ -59,6 +66,9 @@ _RESOURCE_TYPES: dict[str, dict[str, dict[str, Any]]] = {
                "unit": {"type": "string", "pattern": "^\\s*[KkMmGgTt][Bb]\\s*$"}},
     "License": {"name": {"type": "string", "minLength": 1}, "count": {"type": "integer", "minimum": 0}},
     "Feature": {"name": {"type": "string", "minLength": 1}, "count": {"type": "integer", "minimum": 0}},
+    "Rule": {"pattern": {"type": "string", "minLength": 1},
+             "severity": {"type": "string", "enum": ["debug", "info", "warning", "error", "critical"]},
+             "stream": {"type": "string", "enum": ["stdout", "stderr", "both"]}},
 }
 
 
@@ -88,7 +98,7 @@ def spec_schema() -> dict[str, Any]:
     defs: dict[str, Any] = {}
     for cls in (Job, JobGroup, JobArray):
         defs[cls.TAG] = _definition(cls, _TYPES, (cls.__doc__ or "").strip())
-    for cls in (Cores, Memory, License, Feature):
+    for cls in (Cores, Memory, License, Feature, Rule):
         defs[cls.TAG] = _definition(cls, _RESOURCE_TYPES[cls.TAG], (cls.__doc__ or "").strip())
     defs["Node"] = {"anyOf": [{"$ref": f"#/$defs/{t}"} for t in ("Job", "JobGroup", "JobArray")]}
     defs["Resource"] = {"anyOf": [{"$ref": f"#/$defs/{t}"} for t in ("Cores", "Memory", "License", "Feature")]}

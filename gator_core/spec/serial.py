@@ -12,11 +12,12 @@ from typing import Any
 
 import yaml
 
-from .model import SPEC_CLASSES, Cores, Feature, JobArray, License, Memory, Node
+from .model import SPEC_CLASSES, Cores, Feature, JobArray, License, Memory, Node, Rule
 
 __all__ = ["dump_spec", "to_dict", "from_dict"]
 
-_DEFAULTS: dict[str, Any] = {"id": None, "cwd": None, "arch": None, "unit": "MB", "count": 1}
+_DEFAULTS: dict[str, Any] = {"id": None, "cwd": None, "arch": None, "unit": "MB", "count": 1,
+                             "stream": "both"}
 
 
 def _fields(obj: Any) -> list[tuple[str, Any]]:
@@ -43,7 +44,7 @@ class _Dumper(yaml.SafeDumper):
 
 def _represent(dumper: yaml.SafeDumper, obj: Any) -> yaml.Node:
     tag = f"!{obj.TAG}"
-    if isinstance(obj, (Cores, Memory, License, Feature)):
+    if isinstance(obj, (Cores, Memory, License, Feature, Rule)):
         values = [getattr(obj, name) for name in obj.FIELDS]
         while len(values) > len(obj.REQUIRED) and values[-1] == _DEFAULTS.get(obj.FIELDS[len(values) - 1]):
             values.pop()

@@ -25,8 +25,11 @@ from .model import (
     License,
     Memory,
     Node,
+    Rule,
     child_id,
 )
+
+SEVERITY_NAMES = ("debug", "info", "warning", "error", "critical")
 
 __all__ = ["validate", "root_path", "ID_PATTERN", "ARCH_ALIASES"]
 
@@ -84,7 +87,8 @@ class _Validator:
             return  # already reported by the loader, or reported by the parent
         # Values the loader could not read were reported there; check the rest.
         empty: dict[str, Any] = {"env": {}, "args": [], "resources": [], "jobs": [],
-                                 "on_pass": [], "on_fail": [], "on_done": [], "repeats": 0}
+                                 "on_pass": [], "on_fail": [], "on_done": [], "repeats": 0,
+                                 "rules": [], "parsers": []}
         for name in node.FIELDS:
             value = getattr(node, name)
             if _is_invalid(value):
@@ -114,10 +118,44 @@ class _Validator:
             elif not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 self.report(node, path, f"'{cond}' must be a list of sibling ids", cond)
                 setattr(node, cond, [])
+        self.output_rules(node, path)
         if isinstance(node, Job):
             self.job(node, path)
         else:
             self.container(node, path)
+
+    def output_rules(self, node: Node, path: str) -> None:
+        if not isinstance(node.rules, list):
+            self.report(node, path, "'rules' must be a list of !Rule", "rules")
+            node.rules = []
+        for pos, rule in enumerate(node.rules):
+            if not isinstance(rule, Rule):
+                self.report(node, path, f"rule {pos} is not a !Rule", "rules", pos)
+                continue
+            if not isinstance(rule.pattern, str) or not rule.pattern:
+                self.report(rule, path, "!Rule pattern must be a non-empty string", "pattern")
+            else:
+                try:
+                    re.compile(rule.pattern)
+                except re.error as exc:
+                    self.report(rule, path, f"!Rule pattern {rule.pattern!r} is not a regular expression: {exc}",
+                                "pattern")
+            severity = str(rule.severity).strip().lower() if isinstance(rule.severity, str) else None
+            if severity not in SEVERITY_NAMES:
+                self.report(rule, path, f"unknown severity {rule.severity!r}; use one of "
+                            f"{', '.join(SEVERITY_NAMES)}", "severity")
+            else:
+                rule.severity = severity
+            stream = str(rule.stream).strip().lower() if isinstance(rule.stream, str) else None
+            if stream not in ("stdout", "stderr", "both"):
+                self.report(rule, path, f"unknown stream {rule.stream!r}; use stdout, stderr or both", "stream")
+            else:
+                rule.stream = stream
+        if isinstance(node.parsers, str):
+            node.parsers = [node.parsers]
+        if not isinstance(node.parsers, list) or not all(isinstance(p, str) for p in node.parsers):
+            self.report(node, path, "'parsers' must be a list of parser names", "parsers")
+            node.parsers = []
 
     def env(self, node: Node, path: str) -> None:
         if not isinstance(node.env, dict):
