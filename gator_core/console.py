@@ -77,6 +77,9 @@ class Console:
             if result in ("fail", "lost") and is_job:
                 parts.append(f"log: {change.get('log')}")
             self._line(result, "  ".join(parts))
+            if result in ("fail", "lost"):
+                self.stream.flush()  # a failure is shown at once
+                return
         elif event == "message":
             severity = change.get("severity", "warning")
             if not self.quiet and (self.verbose or severity in ("error", "critical")):

@@ -25,7 +25,7 @@ from .config import DEFAULT_GRACE, DEFAULT_INTERVAL, Limits, NodeConfig, RunConf
 from .exceptions import SpecError, SpecIssue, UsageError
 from .plugins import scheduler_class
 from .results import NodeResult, load_results
-from .scheduler import Resources
+from .scheduler import Resources, SchedulerContext
 from .spec import Job, JobGroup, Node, dump_spec, load_spec, root_path, validate
 from .spec.model import child_id
 from .tier import ChangeSink, Tier
@@ -167,24 +167,17 @@ async def run_async(
     options = dict(sched_args or {})
     cls.parse_options(options)  # bad options are reported before anything is created
     launch_dir = os.getcwd()
-    directory = prepare_tracking(tracking, Path(launch_dir))
-    token = secrets.token_urlsafe(32)
-    run_config = RunConfig(
-        run_id=uuid.uuid4().hex, tracking_root=str(directory), launch_dir=launch_dir,
-        scheduler=scheduler, sched_options=options, interval=interval, grace=grace, limits=limits or Limits(),
-        seed=seed,
-    )
     path = root_path(root)
-    node = NodeConfig(path=path, tracking=str(directory),
-                      cwd=[launch_dir, *([root.cwd] if root.cwd else [])],
-                      rerun_from=str(rerun.earlier) if rerun else None,
-                      rerun_only=list(rerun.paths) if rerun else None)
-    (directory / "spec.yaml").write_text(dump_spec(root), encoding="utf-8")
-    tier = Tier(root, node, run_config, key=path, token=token, sink=sink)
-    tier.store.set_attrs({"run_id": run_config.run_id, "spec_file": source, "seed": seed,
-                          "argv": sys.argv, "launch_dir": launch_dir, "run": run_config.to_dict(),
-                          "rerun_of": str(rerun.earlier) if rerun else None})
-    instance = cls(options, tier.scheduler_context())
+    token = secrets.token_urlsafe(32)
+    # The scheduler is made first, to check every request against what it can ever
+    # give; its events reach the root tier, which exists only once all is well.
+    late: dict[str, Any] = {}
+    context = SchedulerContext(
+        path=path, token=token, tracking=Path(launch_dir), interval=interval, grace=grace,
+        events=lambda event: late["events"](event),
+        log=lambda severity, text: late["log"](severity, text),
+    )
+    instance = cls(options, context)
     problems = _check_parsers(root, path, source)
     for job_path, job in _jobs(root, path):
         why = instance.check_resources(job_path, Resources.from_spec(job.resources))
@@ -193,8 +186,24 @@ async def run_async(
             problems.append(SpecIssue(origin.file if origin else source, origin.line if origin else 0,
                                       origin.column if origin else 0, f"{job_path}: {why} ({scheduler} scheduler)"))
     if problems:
-        tier.close()
         raise SpecError(problems)
+    directory = prepare_tracking(tracking, Path(launch_dir))
+    run_config = RunConfig(
+        run_id=uuid.uuid4().hex, tracking_root=str(directory), launch_dir=launch_dir,
+        scheduler=scheduler, sched_options=options, interval=interval, grace=grace, limits=limits or Limits(),
+        seed=seed,
+    )
+    node = NodeConfig(path=path, tracking=str(directory),
+                      cwd=[launch_dir, *([root.cwd] if root.cwd else [])],
+                      rerun_from=str(rerun.earlier) if rerun else None,
+                      rerun_only=list(rerun.paths) if rerun else None)
+    (directory / "spec.yaml").write_text(dump_spec(root), encoding="utf-8")
+    tier = Tier(root, node, run_config, key=path, token=token, sink=sink)
+    late.update(events=tier.scheduler_context().events, log=tier.message)
+    context.tracking = directory
+    tier.store.set_attrs({"run_id": run_config.run_id, "spec_file": source, "seed": seed,
+                          "argv": sys.argv, "launch_dir": launch_dir, "run": run_config.to_dict(),
+                          "rerun_of": str(rerun.earlier) if rerun else None})
     if on_start is not None:
         on_start(directory)
     interrupted = False
