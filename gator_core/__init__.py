@@ -113,6 +113,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         UsageError,
     )
     from .hookspecs import hookimpl, hookspec
+    from .logparse import Classified, LogParser
     from .procs import become_subreaper, descendants, reap_zombies, signal_tree
     from .resources import Capacity, ResourcePool
     from .results import NodeResult, load_results
@@ -138,6 +139,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         JobGroup,
         License,
         Memory,
+        Rule,
         dump_spec,
         load_spec,
         loads_spec,

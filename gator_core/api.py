@@ -34,14 +34,15 @@ import socket
 import threading
 from typing import Any
 
+from .envvars import API_ADDRESS, API_KEY
 from .exceptions import GatorError
 
 __all__ = ["log", "metric", "NotInJobError", "SEVERITY_NAMES", "RESERVED_METRICS", "API_VERSION",
            "parse_record", "check_metric"]
 
 API_VERSION = 1
-ADDRESS = "GATOR_API"
-KEY = "GATOR_API_KEY"
+ADDRESS = API_ADDRESS
+KEY = API_KEY
 SEVERITY_NAMES = ("debug", "info", "warning", "error", "critical")
 # Metrics every job has already; a job cannot set these.
 RESERVED_METRICS = frozenset({"wall_time", "cpu_time", "peak_memory"})

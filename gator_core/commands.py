@@ -62,8 +62,8 @@ def _execute(spec: Any, label: str, *, progress: bool, quiet: bool, verbose: boo
     def warn(issue: Any) -> None:
         typer.echo(f"gator: {issue}", err=True)
 
-    def started(directory: Path) -> None:
-        console.note(f"Gator: running {label} with the {run_options['scheduler']} scheduler; "
+    def started(directory: Path, seed: int) -> None:
+        console.note(f"Gator: running {label} with the {run_options['scheduler']} scheduler, seed {seed}; "
                      f"tracking {directory}")
 
     become_subreaper()  # orphans of the run come back to us, so that none outlives it
@@ -152,9 +152,10 @@ def rerun(
     elif before is not None and options["scheduler"] == before.scheduler:
         options["sched_args"] = dict(before.sched_options)
     if before is not None:
-        options.update(limits=before.limits, interval=before.interval, grace=before.grace, seed=before.seed)
+        options.update(limits=before.limits, interval=before.interval, grace=before.grace, seed=before.seed,
+                       launch_dir=before.launch_dir)
     else:
-        options.update(limits=Limits(), seed=attrs.get("seed"))
+        options.update(limits=Limits(), seed=attrs.get("seed"), launch_dir=attrs.get("launch_dir"))
     if not quiet:
         typer.echo(f"gator: running again {len(plan.paths)} job{'s' if len(plan.paths) != 1 else ''} "
                    f"of {plan.earlier}")

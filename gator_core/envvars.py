@@ -41,7 +41,10 @@ CHILD_KEY = "GATOR_CHILD"
 # when its job has ended, so that the job's slot can be reused while the
 # wrapper is still reporting.
 RELEASE_FD = "GATOR_RELEASE_FD"
-CONTROL_VARIABLES = (PARENT_URL, TOKEN, CHILD_KEY, RELEASE_FD)
+# The job API's address and key (set by each wrapper for its own job).
+API_ADDRESS = "GATOR_API"
+API_KEY = "GATOR_API_KEY"
+CONTROL_VARIABLES = (PARENT_URL, TOKEN, CHILD_KEY, RELEASE_FD, API_ADDRESS, API_KEY)
 
 _VAR = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 

@@ -44,7 +44,7 @@ def _testcase(job: NodeResult) -> str:
         body = f"<error message={quoteattr(job.reason or 'lost')} type=\"lost\">{escape(text)}</error>"
     elif job.result in ("skipped", "pending", "running"):
         body = f"<skipped message={quoteattr(job.reason or job.result)}/>"
-    out = f"<system-out>{escape(f'log: {job.log}')}</system-out>"
+    out = f"<system-out>{escape(f'log: {job.log}')}</system-out>" if Path(job.log).exists() else ""
     return f"    <testcase {attrs}>{body}{out}</testcase>\n"
 
 

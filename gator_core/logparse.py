@@ -11,7 +11,7 @@ a message is about; that is kept with the message.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar, NamedTuple
 
 from .store import SEVERITIES
@@ -49,19 +49,35 @@ class LogParser:
 
 
 class Classifier:
-    """Applies rules, then parsers, then the default to lines of one stream."""
+    """Applies rules, then parsers, then the default to lines of one stream.
 
-    def __init__(self, rules: Sequence[Sequence[str]], parsers: Sequence[LogParser]) -> None:
-        self.rules = [(re.compile(pattern), SEVERITIES[severity], stream)
+    A parser that raises, or answers something that is not a severity, is
+    switched off for the rest of the job, and ``on_problem`` is told why: a
+    broken plugin must not lose the job's output.
+    """
+
+    def __init__(self, rules: Sequence[Sequence[str]], parsers: Sequence[LogParser],
+                 on_problem: Callable[[str], None] = lambda text: None) -> None:
+        self.rules = [(re.compile(pattern), SEVERITIES[severity.lower()], stream.lower())
                       for pattern, severity, stream in rules]
         self.parsers = list(parsers)
+        self.on_problem = on_problem
 
     def classify(self, text: str, stream: str) -> tuple[int, str | None, int | None]:
         for pattern, severity, applies in self.rules:
             if (applies == "both" or applies == stream) and pattern.search(text):
                 return severity, None, None
         for parser in self.parsers:
-            found = parser.classify(text, stream)
-            if found is not None:
-                return SEVERITIES[found.severity], found.source, found.line
+            try:
+                found = parser.classify(text, stream)
+                if found is None:
+                    continue
+                severity = SEVERITIES[str(found.severity).lower()]
+                line = int(found.line) if found.line is not None else None
+            except Exception as exc:  # a plugin's bug: report it, keep the output
+                self.parsers.remove(parser)
+                self.on_problem(f"log parser '{parser.name}' failed and is switched off: "
+                                f"{type(exc).__name__}: {exc}")
+                return self.classify(text, stream)
+            return severity, found.source, line
         return DEFAULT_SEVERITY[stream], None, None

@@ -63,7 +63,8 @@ class ProgressConsole(Console):
         from rich.console import Console as RichConsole
         from rich.live import Live
 
-        super().__init__(sys.stdout, quiet=True, verbose=verbose)
+        super().__init__(sys.stdout, quiet=True, verbose=verbose)  # the display replaces the lines
+        self.show_notes = not quiet
         self.rate = Rate()
         self._rich = RichConsole()
         self._live = Live(get_renderable=self._render, console=self._rich, refresh_per_second=4,
@@ -74,6 +75,10 @@ class ProgressConsole(Console):
         super().change(change)
         if change.get("event") == "finish" and change.get("kind") == "job" and not change.get("carried"):
             self.rate.add()
+
+    def note(self, text: str) -> None:
+        if self.show_notes:
+            self._live.console.print(text, markup=False, highlight=False)
 
     def _render(self) -> Any:
         from rich.console import Group

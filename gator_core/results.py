@@ -129,7 +129,9 @@ def _tier_node(directory: Path, attrs: dict[str, Any], row: dict[str, Any] | Non
     _from_summary(node, attrs.get("summary") or {})
     if attrs.get("result"):
         node.result = attrs["result"]
-    if row is not None:
+    if row is None:
+        node.seed = attrs.get("seed")  # the top node: the run's seed
+    else:
         node.native_id, node.host = row.get("native_id"), row.get("host")
         if row.get("result") in FINAL_RESULTS and row.get("summary"):
             # The parent's word is final (for example: this tier was lost).

@@ -150,10 +150,11 @@ async def run_async(
     grace: float = DEFAULT_GRACE,
     sink: ChangeSink | None = None,
     on_warning: Callable[[SpecIssue], None] | None = None,
-    on_start: Callable[[Path], None] | None = None,
+    on_start: Callable[[Path, int], None] | None = None,
     handle_signals: bool = False,
     seed: int | None = None,
     rerun: Rerun | None = None,
+    launch_dir: str | None = None,
 ) -> RunOutcome:
     """Run a tree and return its outcome.  See :func:`run`."""
     if interval <= 0:
@@ -166,7 +167,7 @@ async def run_async(
     cls = scheduler_class(scheduler)
     options = dict(sched_args or {})
     cls.parse_options(options)  # bad options are reported before anything is created
-    launch_dir = os.getcwd()
+    launch_dir = launch_dir or os.getcwd()  # where jobs run by default (a rerun: as before)
     path = root_path(root)
     token = secrets.token_urlsafe(32)
     # The scheduler is made first, to check every request against what it can ever
@@ -187,7 +188,7 @@ async def run_async(
                                       origin.column if origin else 0, f"{job_path}: {why} ({scheduler} scheduler)"))
     if problems:
         raise SpecError(problems)
-    directory = prepare_tracking(tracking, Path(launch_dir))
+    directory = prepare_tracking(tracking, Path(os.getcwd()))
     run_config = RunConfig(
         run_id=uuid.uuid4().hex, tracking_root=str(directory), launch_dir=launch_dir,
         scheduler=scheduler, sched_options=options, interval=interval, grace=grace, limits=limits or Limits(),
@@ -205,7 +206,7 @@ async def run_async(
                           "argv": sys.argv, "launch_dir": launch_dir, "run": run_config.to_dict(),
                           "rerun_of": str(rerun.earlier) if rerun else None})
     if on_start is not None:
-        on_start(directory)
+        on_start(directory, seed)
     interrupted = False
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)

@@ -162,7 +162,7 @@ class SchedulerContext:
 
     path: str  # the tier's path
     token: str  # the run's secret (never put it on a command line)
-    tracking: Path  # the tier's tracking directory
+    tracking: Path  # the tier's tracking directory (at the top: the launch directory until start())
     interval: float  # heartbeat interval of the run, seconds
     grace: float  # seconds between SIGTERM and SIGKILL when stopping a child
     events: Callable[[ChildEvent], None]

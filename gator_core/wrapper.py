@@ -153,7 +153,7 @@ class Wrapper:
                 parsers.append(known[name].cls())
             else:  # the run checked the names; a child on another machine may lack a plugin
                 self.message(_WARNING, f"log parser '{name}' is not installed here; ignored")
-        return Classifier(self.node.rules, parsers)
+        return Classifier(self.node.rules, parsers, lambda text: self.message(_WARNING, text))
 
     def _log_lines(self, ts: float, severity: int, lines: list[str]) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(ts))

@@ -42,6 +42,12 @@ FIELD_DOCS: dict[str, str] = {
     "stream": "stdout, stderr or both (default).",
 }
 
+def _any_case(*words: str) -> str:
+    """A regular expression matching any of ``words`` in any case (JSON Schema has no flags)."""
+    spelled = ["".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word) for word in words]
+    return "^\\s*(" + "|".join(spelled) + ")\\s*$"
+
+
 _ID = {"type": ["string", "integer", "null"], "pattern": ID_PATTERN.pattern}
 _DEPS = {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]}
 _SCALAR = {"type": ["string", "number", "boolean"]}
@@ -58,7 +64,7 @@ _TYPES: dict[str, dict[str, Any]] = {
     "on_fail": _DEPS,
     "on_done": _DEPS,
     "rules": {"type": ["array", "null"], "items": {"$ref": "#/$defs/Rule"}},
-    "parsers": {"type": ["array", "null"], "items": {"type": "string"}},
+    "parsers": {"oneOf": [{"type": ["array", "null"], "items": {"type": "string"}}, {"type": "string"}]},
 }
 _RESOURCE_TYPES: dict[str, dict[str, dict[str, Any]]] = {
     "Cores": {"count": {"type": "integer", "minimum": 0}, "arch": {"type": "string"}},
@@ -67,8 +73,8 @@ _RESOURCE_TYPES: dict[str, dict[str, dict[str, Any]]] = {
     "License": {"name": {"type": "string", "minLength": 1}, "count": {"type": "integer", "minimum": 0}},
     "Feature": {"name": {"type": "string", "minLength": 1}, "count": {"type": "integer", "minimum": 0}},
     "Rule": {"pattern": {"type": "string", "minLength": 1},
-             "severity": {"type": "string", "enum": ["debug", "info", "warning", "error", "critical"]},
-             "stream": {"type": "string", "enum": ["stdout", "stderr", "both"]}},
+             "severity": {"type": "string", "pattern": _any_case("debug", "info", "warning", "error", "critical")},
+             "stream": {"type": "string", "pattern": _any_case("stdout", "stderr", "both")}},
 }
 
 

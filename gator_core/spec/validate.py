@@ -132,6 +132,8 @@ class _Validator:
             if not isinstance(rule, Rule):
                 self.report(node, path, f"rule {pos} is not a !Rule", "rules", pos)
                 continue
+            if any(_is_invalid(getattr(rule, name)) for name in rule.FIELDS):
+                continue  # the loader already said what is missing
             if not isinstance(rule.pattern, str) or not rule.pattern:
                 self.report(rule, path, "!Rule pattern must be a non-empty string", "pattern")
             else:

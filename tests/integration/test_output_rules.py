@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import gator, node, run_spec, write
+from helpers import gator, logs, node, run_spec, write
 
 UVM_LINES = ("echo 'UVM_INFO @ 0: reporter [RNTST] Running test'; "
              "echo 'UVM_WARNING tb/env.sv(40) @ 10: env [CFG] default used'; "
@@ -65,3 +65,55 @@ def test_an_unknown_parser_is_named_before_anything_runs(tmp_path: Path):
 def test_parsers_are_listed():
     out = gator("parsers", check=0).stdout
     assert any(line.startswith("uvm ") and "gator-runner" in line for line in out.splitlines())
+
+
+def make_plugin(where: Path, name: str, source: str) -> dict[str, str]:
+    """A third-party parser plugin, installed as a distribution in ``where`` (a module and
+    its dist-info with an entry point in the group `gator`); returns the environment."""
+    import os
+
+    (where / f"{name}.py").write_text(source)
+    info = where / f"{name}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[gator]\n{name} = {name}\n")
+    return {"PYTHONPATH": f"{where}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+
+
+def test_a_third_party_parser_plugin_is_found_and_used(tmp_path: Path):
+    env = make_plugin(tmp_path, "keyword_parser", (
+        "from gator_core import Classified, LogParser, hookimpl\n"
+        "class Keywords(LogParser):\n"
+        "    name = 'keywords'\n"
+        "    description = 'FAILED is an error'\n"
+        "    def classify(self, text, stream):\n"
+        "        return Classified('error', 'x.log', 7) if 'FAILED' in text else None\n"
+        "@hookimpl\n"
+        "def gator_log_parsers():\n"
+        "    return [Keywords]\n"))
+    assert any(line.startswith("keywords ") and "keyword_parser 0.1" in line
+               for line in gator("parsers", env=env, check=0).stdout.splitlines())
+    _, tracking, tree = run_spec(tmp_path, "!Job {id: j, command: sh, parsers: [keywords], "
+                                 "args: [-c, 'echo step 1; echo step 2 FAILED']}", env=env, check=1)
+    assert node(tree, "root.j")["messages"]["error"] == 1
+
+
+def test_a_broken_parser_is_switched_off_and_nothing_is_lost(tmp_path: Path):
+    env = make_plugin(tmp_path, "broken_parser", (
+        "from gator_core import Classified, LogParser, hookimpl\n"
+        "class Broken(LogParser):\n"
+        "    name = 'broken'\n"
+        "    def classify(self, text, stream):\n"
+        "        if text == 'two':\n"
+        "            raise RuntimeError('cannot cope')\n"
+        "        return Classified('LOUD') if text == 'three' else None\n"
+        "@hookimpl\n"
+        "def gator_log_parsers():\n"
+        "    return [Broken]\n"))
+    _, tracking, tree = run_spec(tmp_path, "!Job {id: j, command: sh, parsers: [broken], "
+                                 "args: [-c, 'echo one; echo two; echo three']}", env=env)
+    texts = logs(tracking, "root.j")
+    warning = "log parser 'broken' failed and is switched off: RuntimeError: cannot cope"
+    assert sorted(texts) == sorted(["one", "two", "three", warning])  # every line kept
+    assert [t for t in texts if t != warning] == ["one", "two", "three"]  # in order
+    assert node(tree, "root.j")["messages"] == {"debug": 0, "info": 3, "warning": 1, "error": 0, "critical": 0}

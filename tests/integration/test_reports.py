@@ -102,3 +102,20 @@ def test_rerun_of_a_directory_that_is_not_a_run(tmp_path: Path):
     write(tmp_path / "x.txt", "")
     proc = gator("rerun", tmp_path, "--failed", check=2)
     assert "has no spec.yaml" in proc.stderr
+
+
+def test_rerun_runs_jobs_where_the_first_run_did(tmp_path: Path):
+    """Jobs run in the directory the first run was started in, wherever the rerun starts."""
+    (tmp_path / "project").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    write(tmp_path / "project" / "s.yaml", "!JobGroup\n  jobs:\n  - !Job {id: here, command: sh, args: [-c, 'pwd; test -f ok']}\n")
+    gator("run", "s.yaml", "-t", tmp_path / "first", cwd=tmp_path / "project", check=1)
+    (tmp_path / "project" / "ok").write_text("")
+    gator("rerun", tmp_path / "first", "--failed", "-t", tmp_path / "second", cwd=tmp_path / "elsewhere", check=0)
+    assert logs(tmp_path / "second", "root.here") == [str(tmp_path / "project")]
+
+
+def test_the_run_seed_is_shown(tmp_path: Path):
+    proc, _, tree = run_spec(tmp_path, "!Job {command: 'true'}", "--seed", "1234")
+    assert "seed 1234;" in proc.stdout
+    assert tree["seed"] == 1234
