@@ -140,7 +140,8 @@ def rerun(
     over, and count as passed for dependencies.
     """
     from .config import Limits, RunConfig
-    from .runner import parse_sched_args, plan_rerun
+    from .rerun import plan_rerun
+    from .runner import parse_sched_args
 
     if not failed:
         _fail("say what to run again: --failed")

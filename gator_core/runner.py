@@ -24,13 +24,14 @@ from typing import Any
 from .config import DEFAULT_GRACE, DEFAULT_INTERVAL, Limits, NodeConfig, RunConfig
 from .exceptions import SpecError, SpecIssue, UsageError
 from .plugins import scheduler_class
+from .rerun import Rerun
 from .results import NodeResult, load_results
 from .scheduler import Resources, SchedulerContext
 from .spec import Job, JobGroup, Node, dump_spec, load_spec, root_path, validate
 from .spec.model import child_id
 from .tier import ChangeSink, Tier
 
-__all__ = ["run", "run_async", "RunOutcome", "Rerun", "plan_rerun", "prepare_tracking", "parse_sched_args"]
+__all__ = ["run", "run_async", "RunOutcome", "prepare_tracking", "parse_sched_args"]
 
 
 @dataclass
@@ -235,41 +236,6 @@ async def run_async(
     finally:
         tier.close()
     return RunOutcome(directory, summary["result"], interrupted)
-
-
-@dataclass(frozen=True)
-class Rerun:
-    """What a rerun repeats: the earlier run, and the paths (below its top) of the
-    jobs to run again.  Everything else that passed is carried over."""
-
-    earlier: Path
-    paths: tuple[str, ...]
-
-
-def plan_rerun(earlier: str | Path) -> tuple[Node, dict[str, Any], Rerun]:
-    """The spec, the settings and the jobs to run again of an earlier run: every job
-    that did not pass (failed, lost, skipped or never started).  Jobs that passed
-    are carried over and count as passed for dependencies."""
-    from .results import iter_jobs
-    from .spec import loads_spec
-    from .store import StoreReader
-
-    directory = Path(earlier).resolve()
-    spec_file = directory / "spec.yaml"
-    if not spec_file.exists():
-        raise UsageError(f"{directory} has no spec.yaml: is it the top of a Gator tracking directory?")
-    with StoreReader(directory) as store:
-        attrs = store.attrs()
-    root = loads_spec(spec_file.read_text(encoding="utf-8"), str(spec_file))
-    top = root_path(root if not isinstance(root, Job) else JobGroup(id="root", jobs=[root]))
-    paths = []
-    for job in iter_jobs(directory):
-        if job.result != "pass":
-            relative = job.path[len(top) + 1:] if job.path.startswith(top + ".") else job.path
-            paths.append(relative)
-    if not paths:
-        raise UsageError(f"nothing to run again: every job of {directory} passed")
-    return root, attrs, Rerun(directory, tuple(paths))
 
 
 def run(spec: str | Path | Node, **kwargs: Any) -> NodeResult:

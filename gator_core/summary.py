@@ -32,6 +32,8 @@ __all__ = [
     "new_summary",
     "rollup",
     "dependency_outcome",
+    "fold_into",
+    "summary_without_report",
     "merge_stats",
 ]
 
@@ -129,6 +131,59 @@ def rollup(children: Iterable[Mapping[str, Any]], kinds: Iterable[str]) -> dict[
                 continue
             merge_stats(metrics.setdefault(name, {}), value)
     return {"messages": messages, "jobs": jobs, "metrics": metrics}
+
+
+def fold_into(totals: dict[str, Any], part: Mapping[str, Any], kind: str) -> None:
+    """Add one child's summary into running totals ``{"messages", "jobs", "metrics"}``.
+
+    A job's plain metric values count as single samples; a tier's statistics
+    are merged.
+    """
+    messages, jobs, metrics = totals["messages"], totals["jobs"], totals["metrics"]
+    for name, value in part.get("messages", {}).items():
+        if name in messages:
+            messages[name] += int(value)
+    for name, value in part.get("jobs", {}).items():
+        if name in jobs:
+            jobs[name] += int(value)
+    for name, value in part.get("metrics", {}).items():
+        if kind == "job" and not isinstance(value, (int, float)):
+            continue
+        merge_stats(metrics.setdefault(name, {}), value)
+
+
+def summary_without_report(last: Mapping[str, Any] | None, *, kind: str, result: str, reason: str,
+                           expected_jobs: int, seed: int | None, now: float) -> dict[str, Any]:
+    """The final summary a tier writes for a child that could not give its own
+    (lost, failed to launch, skipped), from the last thing it did say.
+
+    For a group or array, the jobs it had not finished count under ``result``
+    (lost with a lost tier, skipped with a skipped one).
+    """
+    last = last or {}
+    summary = new_summary(result, job=kind == "job")
+    summary["reason"] = reason
+    summary["messages"] = dict(last.get("messages") or empty_messages())
+    summary["metrics"] = dict(last.get("metrics") or {})
+    summary["started"] = last.get("started")
+    summary["stopped"] = now if summary["started"] else None
+    if kind == "job":
+        summary["metrics"].update(job_metrics(result, summary["messages"]))
+        summary["seed"] = seed
+        return summary
+    jobs = empty_jobs()
+    for name in ("passed", "failed", "skipped", "lost"):
+        jobs[name] = int((last.get("jobs") or {}).get(name, 0))
+    unsettled = max(0, expected_jobs - sum(jobs.values()))
+    jobs[_RESULT_TO_COUNT[result]] += unsettled
+    jobs["total"] = expected_jobs
+    summary["jobs"] = jobs
+    if unsettled:
+        for name, stats in unreported_jobs_metrics(result, unsettled).items():
+            merged = dict(summary["metrics"].get(name) or {})
+            merge_stats(merged, stats)
+            summary["metrics"][name] = merged
+    return summary
 
 
 def dependency_outcome(summary: Mapping[str, Any], kind: str) -> str | None:

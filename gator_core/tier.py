@@ -24,8 +24,10 @@ from .children import Child, child_layer, child_parsers, child_rules, count_jobs
 from .config import NodeConfig, RunConfig, job_seed
 from .envvars import CHILD_KEY, PARENT_URL, TOKEN
 from .exceptions import ProtocolError
+from .outcomes import READY, Dependencies
 from .procs import describe_status
 from .protocol import Ack, Complete, Heartbeat, Hello, Stop, Update, Welcome
+from .rerun import split_rerun
 from .scheduler import (
     CHILD_LOG_NAME,
     ArrayRef,
@@ -38,16 +40,15 @@ from .scheduler import (
 )
 from .spec.model import Job, JobArray, JobGroup
 from .spec.serial import to_dict
-from .store import DB_NAME, LOG_NAME, SEVERITIES, SEVERITY_NAMES, Store, StoreReader
+from .store import LOG_NAME, SEVERITIES, SEVERITY_NAMES, Store
 from .summary import (
     FINAL_RESULTS,
     dependency_outcome,
     empty_jobs,
     empty_messages,
-    job_metrics,
-    merge_stats,
+    fold_into,
     new_summary,
-    unreported_jobs_metrics,
+    summary_without_report,
 )
 from .transport import ConnectionClosed, ParentServer, PeerLink
 
@@ -105,13 +106,9 @@ class Tier:
         self.parsers = child_parsers(node.parsers, spec)
         self.children = plan_children(spec)
         self.by_key = {child.key: child for child in self.children}
-        self.by_place = {(child.decl, child.index): child for child in self.children}
-        self.dependents: dict[int, list[Child]] = {}
-        for child in self.children:
-            for _cond, target in child.deps:
-                self.dependents.setdefault(target.sibling, []).append(child)
+        self.deps = Dependencies(spec, self.children, node.watch)
         self._job_counts = [count_jobs(node) for node in spec.jobs]
-        self._carried, self._rerun_below = self._plan_rerun()
+        self._carried, self._rerun_below = split_rerun(self.children, node.rerun_only, node.rerun_from)
         self.store = Store(self.tracking)
         self.scheduler: Scheduler | None = None
         self.url = ""
@@ -126,7 +123,6 @@ class Tier:
         self._done = {"messages": empty_messages(), "jobs": empty_jobs(), "metrics": {}}
         self._pending_jobs = sum(self._job_counts[c.decl] for c in self.children)
         self._failed = False
-        self._watch_sent: dict[str, str] = {}
         self._spec_cache: dict[int, dict[str, Any]] = {}
         self._run_dict = {"run": run.to_dict()}
         self._stop_deadline = 0.0
@@ -134,31 +130,6 @@ class Tier:
         self._stop_deadline_span = 0.0
 
     # -- reruns ----------------------------------------------------------------------------------
-    def _plan_rerun(self) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
-        """For a rerun: children carried over from the earlier run (they passed), and
-        for each child tier, the paths below it to run again."""
-        only = self.node.rerun_only
-        if only is None:
-            return {}, {}
-        wanted: dict[str, list[str]] = {}
-        for path in only:
-            head, _, rest = path.partition(".")
-            wanted.setdefault(head, []).append(rest)
-        old_rows: dict[str, dict[str, Any]] = {}
-        earlier = Path(self.node.rerun_from or "")
-        if self.node.rerun_from and (earlier / DB_NAME).exists():
-            with StoreReader(earlier) as store:
-                old_rows = {row["key"]: row for row in store.iter_children()}
-        carried: dict[str, dict[str, Any]] = {}
-        below: dict[str, list[str]] = {}
-        for child in self.children:
-            if child.key in wanted:
-                if child.kind != "job":
-                    below[child.key] = [rest for rest in wanted[child.key] if rest]
-            elif (old_rows.get(child.key) or {}).get("summary", {}).get("result") == "pass":
-                carried[child.key] = old_rows[child.key]
-        return carried, below
-
     def _carry(self, child: Child, row: dict[str, Any]) -> None:
         """A child that passed in the earlier run: its records are linked, not redone."""
         earlier = Path(self.node.rerun_from or "") / child.key
@@ -211,9 +182,9 @@ class Tier:
     def current_summary(self) -> dict[str, Any]:
         """This tier's summary now: finished children folded in, the rest added live."""
         summary = self.summary
-        messages = dict(self._done["messages"])
-        jobs = dict(self._done["jobs"])
-        metrics = {name: dict(stats) for name, stats in self._done["metrics"].items()}
+        totals = {"messages": dict(self._done["messages"]), "jobs": dict(self._done["jobs"]),
+                  "metrics": {name: dict(stats) for name, stats in self._done["metrics"].items()}}
+        jobs = totals["jobs"]
         jobs["pending"] += self._pending_jobs
         jobs["total"] += self._pending_jobs
         for child in self.active.values():
@@ -223,28 +194,14 @@ class Tier:
                 jobs["total"] += count
                 jobs["running" if child.state == "running" else "pending"] += count
                 continue
-            self._fold(messages, jobs, metrics, part, child.kind)
-        summary["messages"], summary["jobs"], summary["metrics"] = messages, jobs, metrics
+            fold_into(totals, part, child.kind)
+        summary.update(totals)
         return summary
-
-    @staticmethod
-    def _fold(messages: dict[str, int], jobs: dict[str, int], metrics: dict[str, Any],
-              part: dict[str, Any], kind: str) -> None:
-        for name, value in part.get("messages", {}).items():
-            if name in messages:
-                messages[name] += int(value)
-        for name, value in part.get("jobs", {}).items():
-            if name in jobs:
-                jobs[name] += int(value)
-        for name, value in part.get("metrics", {}).items():
-            if kind == "job" and not isinstance(value, (int, float)):
-                continue
-            merge_stats(metrics.setdefault(name, {}), value)
 
     def snapshot(self) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, str]]:
         """For the uplink: summary, changes since the last call, watched outcomes."""
         changes, self._changes = self._changes, []
-        return self.current_summary(), changes, dict(self._watch_sent)
+        return self.current_summary(), changes, dict(self.deps.sent)
 
     # -- child bookkeeping ----------------------------------------------------------------------
     def _row(self, child: Child) -> dict[str, Any]:
@@ -282,8 +239,7 @@ class Tier:
         self.active.pop(child.key, None)
         if was_pending:
             self._pending_jobs -= self._job_counts[child.decl]
-        self._fold(self._done["messages"], self._done["jobs"], self._done["metrics"], summary,
-                   child.kind)
+        fold_into(self._done, summary, child.kind)
         if summary.get("result") in ("fail", "lost") or child.outcome == "fail":
             self._failed = True
         self.remaining -= 1
@@ -304,36 +260,10 @@ class Tier:
         self._wake.set()
 
     def _final_summary(self, child: Child, result: str, reason: str) -> dict[str, Any]:
-        """A summary the tier writes for a child that could not give its own.
-
-        For a group or array, jobs it had not finished count under this result
-        (lost with a lost tier, skipped with a skipped one).
-        """
-        last = child.summary or {}
-        summary = new_summary(result, job=child.kind == "job")
-        summary["reason"] = reason
-        summary["messages"] = dict(last.get("messages") or empty_messages())
-        summary["metrics"] = dict(last.get("metrics") or {})
-        summary["started"] = last.get("started")
-        summary["stopped"] = time.time() if summary["started"] else None
-        if child.kind == "job":
-            summary["metrics"].update(job_metrics(result, summary["messages"]))
-            summary["seed"] = job_seed(self.run_config.seed, self._child_path(child))
-        else:
-            jobs = empty_jobs()
-            for name in ("passed", "failed", "skipped", "lost"):
-                jobs[name] = int((last.get("jobs") or {}).get(name, 0))
-            expected = self._job_counts[child.decl]
-            unsettled = max(0, expected - sum(jobs.values()))
-            jobs[{"lost": "lost", "fail": "failed", "skipped": "skipped"}[result]] += unsettled
-            jobs["total"] = expected
-            summary["jobs"] = jobs
-            if unsettled:
-                for name, stats in unreported_jobs_metrics(result, unsettled).items():
-                    merged = dict(summary["metrics"].get(name) or {})
-                    merge_stats(merged, stats)
-                    summary["metrics"][name] = merged
-        return summary
+        """A summary the tier writes for a child that could not give its own."""
+        seed = job_seed(self.run_config.seed, self._child_path(child)) if child.kind == "job" else None
+        return summary_without_report(child.summary, kind=child.kind, result=result, reason=reason,
+                                      expected_jobs=self._job_counts[child.decl], seed=seed, now=time.time())
 
     def lose(self, child: Child, reason: str) -> None:
         if child.state == "done":
@@ -360,98 +290,26 @@ class Tier:
             self.message(SEVERITIES["error"], f"scheduler could not terminate {', '.join(keys)}: {exc}")
 
     # -- dependencies ---------------------------------------------------------------------------
-    def _target_outcome(self, child: Child, target: Any) -> str | None:
-        other = self.by_place.get((target.sibling, child.index))
-        if other is None:
-            return "skipped"
-        if not target.subpath:
-            return other.outcome
-        name = ".".join(target.subpath)
-        if other.watched and name in other.watched:
-            return other.watched[name]
-        if other.state == "done":  # it ended without saying: it never ran that part
-            return "skipped" if other.outcome == "skipped" else "fail"
-        return None
-
-    def _describe(self, target: Any, outcome: str) -> str:
-        node = self.spec.jobs[target.sibling]
-        whole = not target.subpath and not isinstance(node, Job)
-        if outcome == "skipped":
-            return "did not run every job" if whole else "did not run"
-        return {"fail": "failed", "pass": "passed"}[outcome]
-
-    def _check(self, child: Child) -> str | None:
-        """'ready', a reason to skip, or None to keep waiting."""
-        waiting = False
-        for cond, target in child.deps:
-            outcome = self._target_outcome(child, target)
-            label = ".".join((self.spec.jobs[target.sibling].id or f"T{target.sibling}",
-                              *target.subpath))
-            if outcome is None:
-                waiting = True
-            elif cond == "on_pass" and outcome != "pass":
-                return f"on_pass: '{label}' {self._describe(target, outcome)}"
-            elif cond == "on_fail" and outcome != "fail":
-                return f"on_fail: '{label}' {self._describe(target, outcome)}"
-        return None if waiting else "ready"
-
     def _consider(self, child: Child) -> None:
         if child.state != "pending":
             return
         if self.stopping:
             self._skip(child, f"not started: {self.stopping}")
             return
-        verdict = self._check(child) if child.deps else "ready"
-        if verdict == "ready":
+        verdict = self.deps.check(child) if child.deps else READY
+        if verdict == READY:
             self._ready.append(child)
             self._wake.set()
         elif verdict is not None:
             self._skip(child, verdict)
 
     def _update_dependants(self, child: Child) -> None:
-        for dependant in self.dependents.get(child.decl, ()):
-            if dependant.index == child.index:
-                self._consider(dependant)
-
-    def _watch_for(self, child: Child) -> list[str]:
-        """Paths below ``child`` whose outcome someone waits for: asked by its siblings,
-        or passed down from our own parent (``a.b.c`` asked of us reaches ``a`` as ``b.c``)."""
-        wanted = set(child.watch)
-        own_id = self.spec.jobs[child.decl].id or f"T{child.decl}"
-        for name in self.node.watch:
-            head, _, rest = name.partition(".")
-            if head == own_id and rest:
-                wanted.add(rest)
-        return sorted(wanted)
+        for dependant in self.deps.dependants_of(child):
+            self._consider(dependant)
 
     def _report_watched(self) -> None:
         """Outcomes of descendants our parent waits on, as soon as they are known."""
-        for name in self.node.watch:
-            if name in self._watch_sent:
-                continue
-            head, _, rest = name.partition(".")
-            decls = [p for p, n in enumerate(self.spec.jobs) if (n.id or f"T{p}") == head]
-            if not decls:
-                continue
-            outcomes = []
-            for child in self.children:
-                if child.decl != decls[0]:
-                    continue
-                if rest:
-                    value = (child.watched or {}).get(rest)
-                    if value is None and child.state == "done":
-                        value = "skipped" if child.outcome == "skipped" else "fail"
-                else:
-                    value = child.outcome
-                outcomes.append(value)
-            if any(o is None for o in outcomes):
-                continue
-            if "fail" in outcomes:
-                self._watch_sent[name] = "fail"
-            elif "skipped" in outcomes:
-                self._watch_sent[name] = "skipped"
-            else:
-                self._watch_sent[name] = "pass"
+        if self.deps.newly_decided():
             self.poke()
 
     # -- scheduler events ---------------------------------------------------------------------
@@ -512,7 +370,7 @@ class Tier:
             cwd=resolve_cwd(self.node.cwd, child.node),
             env=child_layer(self.layer, child.node),
             arrays=arrays,
-            watch=self._watch_for(child),
+            watch=self.deps.watch_for(child),
             rules=child_rules(self.rules, child.node),
             parsers=child_parsers(self.parsers, child.node),
             rerun_from=str(Path(self.node.rerun_from) / child.key) if self.node.rerun_from else None,

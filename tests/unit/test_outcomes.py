@@ -1,0 +1,59 @@
+"""A tier's dependency bookkeeping, driven by hand (no processes)."""
+
+from __future__ import annotations
+
+from gator_core import loads_spec
+from gator_core.children import plan_children
+from gator_core.outcomes import READY, Dependencies
+
+
+def tier(text: str, watch: list[str] | None = None):
+    spec = loads_spec(text)
+    children = plan_children(spec)
+    return {c.key: c for c in children}, Dependencies(spec, children, watch or [])
+
+
+def finish(child, outcome: str) -> None:
+    child.state, child.outcome = "done", outcome
+
+
+def test_ready_waiting_and_skipped():
+    kids, deps = tier("!JobGroup\n  jobs:\n  - !Job {id: a, command: x}\n  - !Job {id: b, command: x}\n"
+                      "  - !Job {id: c, command: x, on_pass: [a], on_fail: [b]}\n")
+    assert deps.check(kids["c"]) is None  # both still running
+    finish(kids["a"], "pass")
+    assert deps.check(kids["c"]) is None
+    finish(kids["b"], "pass")
+    assert deps.check(kids["c"]) == "on_fail: 'b' passed"
+    kids["b"].outcome = "fail"
+    assert deps.check(kids["c"]) == READY
+    assert [d.key for d in deps.dependants_of(kids["a"])] == ["c"]
+
+
+def test_a_condition_that_can_no_longer_hold_skips_at_once():
+    kids, deps = tier("!JobGroup\n  jobs:\n  - !Job {id: a, command: x}\n  - !Job {id: b, command: x}\n"
+                      "  - !Job {id: c, command: x, on_pass: [a, b]}\n")
+    finish(kids["a"], "fail")
+    assert deps.check(kids["c"]) == "on_pass: 'a' failed"  # without waiting for b
+
+
+def test_array_repetitions_depend_on_their_own_index():
+    kids, deps = tier("!JobArray\n  repeats: 2\n  jobs:\n  - !Job {id: a, command: x}\n"
+                      "  - !Job {id: b, command: x, on_pass: [a]}\n")
+    finish(kids["a_1"], "pass")
+    assert deps.check(kids["b_1"]) == READY and deps.check(kids["b_0"]) is None
+    assert [d.key for d in deps.dependants_of(kids["a_0"])] == ["b_0"]
+
+
+def test_watched_paths_are_passed_down_and_decided_over_every_element():
+    kids, deps = tier("!JobArray\n  id: arr\n  repeats: 2\n  jobs:\n"
+                      "  - !JobGroup {id: g, jobs: [!Job {id: j, command: x}]}\n", watch=["g.j", "g"])
+    assert deps.watch_for(kids["g_0"]) == ["j"]
+    kids["g_0"].watched = {"j": "pass"}
+    assert deps.newly_decided() == {}  # g_1 has not said
+    kids["g_1"].watched = {"j": "fail"}
+    assert deps.newly_decided() == {"g.j": "fail"}
+    finish(kids["g_0"], "pass")
+    finish(kids["g_1"], "skipped")
+    assert deps.newly_decided() == {"g": "skipped"}
+    assert deps.newly_decided() == {}  # each decided once
