@@ -56,6 +56,10 @@ _EXPORTS: dict[str, str] = {
     "parse_size": "scheduler",
     "parse_bool": "scheduler",
     "parse_positive_int": "scheduler",
+    "BatchScheduler": "batch",
+    "Submission": "batch",
+    "NativeStatus": "batch",
+    "parse_seconds": "batch",
     "Capacity": "resources",
     "ResourcePool": "resources",
     "become_subreaper": "procs",
@@ -64,6 +68,7 @@ _EXPORTS: dict[str, str] = {
     "reap_zombies": "procs",
     "child_main": "child",
     "RELEASE_FD": "envvars",
+    "CHILD_KEY": "envvars",
     "LogParser": "logparse",
     "Classified": "logparse",
     "preload_child": "child",
@@ -97,10 +102,11 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .batch import BatchScheduler, NativeStatus, Submission, parse_seconds
     from .child import main as child_main
     from .child import preload as preload_child
     from .config import Limits
-    from .envvars import RELEASE_FD
+    from .envvars import CHILD_KEY, RELEASE_FD
     from .exceptions import (
         ChildError,
         GatorError,

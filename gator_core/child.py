@@ -66,8 +66,19 @@ async def _run_tier(spec: object, welcome: Welcome, link: SyncParentLink, url: s
     uplink.start()
     try:
         cls = scheduler_class(run.scheduler)
-        async with cls(run.sched_options, tier.scheduler_context()) as scheduler:
+        scheduler = cls(run.sched_options, tier.scheduler_context())
+        try:
+            await scheduler.start()
+        except GatorError as exc:
+            # Reported as this tier's failure, with the reason, rather than as a lost child.
+            await scheduler.close()
+            failed = tier.abandon(f"the {run.scheduler} scheduler did not start: {exc}")
+            _, changes, watched = tier.snapshot()
+            return 0 if await uplink.complete(failed, changes, watched) else 3
+        try:
             await tier.run(scheduler)
+        finally:
+            await scheduler.close()
         if uplink.parent_lost:
             return 3
         summary, changes, watched = tier.snapshot()

@@ -43,6 +43,10 @@ class Child:
     pending_reason: str | None = None
     exit_event: Any = None
     exit_at: float = 0.0
+    # A final report saying the child was lost (e.g. killed from outside), held until
+    # the scheduler says what happened, or until ``held_until``.
+    held: dict[str, Any] | None = None
+    held_until: float = 0.0
 
 
 def count_jobs(node: Node) -> int:

@@ -15,7 +15,7 @@ import os
 import sys
 import traceback
 
-from .exceptions import GatorError, SpecError, StoreError, UsageError
+from .exceptions import GatorError, SchedulerError, SpecError, StoreError, UsageError
 
 __all__ = ["main", "job_api_command"]
 
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         errors = sum(1 for issue in exc.issues if issue.severity == "error")
         print(f"gator: {errors} error{'s' if errors != 1 else ''} in spec; nothing was run", file=sys.stderr)
         return 2
-    except (UsageError, StoreError) as exc:
+    except (UsageError, StoreError, SchedulerError) as exc:  # SchedulerError: it could not start
         print(f"gator: error: {exc}", file=sys.stderr)
         return 2
     except GatorError as exc:

@@ -122,7 +122,8 @@ def run(
 
 @app.command()
 def rerun(
-    earlier: Annotated[Path, typer.Argument(help="Tracking directory of the run to repeat.")],
+    earlier: Annotated[Path, typer.Argument(
+        help="Tracking directory of the run to repeat, or a directory of runs for its newest.")],
     failed: Annotated[bool, typer.Option(
         "--failed", help="Run again every job that did not pass (failed, lost, skipped, not started).")] = False,
     scheduler: Scheduler = None,
@@ -145,7 +146,9 @@ def rerun(
 
     if not failed:
         _fail("say what to run again: --failed")
-    root, attrs, plan = plan_rerun(earlier)
+    from .results import find_run
+
+    root, attrs, plan = plan_rerun(find_run(earlier))
     before = RunConfig.from_dict(attrs["run"]) if "run" in attrs else None
     options: dict[str, Any] = {"scheduler": scheduler or (before.scheduler if before else "local")}
     if sched_arg is not None:
@@ -169,7 +172,9 @@ RESULT_NAMES = ("pass", "fail", "lost", "skipped", "running", "pending")
 
 @app.command()
 def show(
-    tracking: Annotated[Path, typer.Argument(help="Tracking directory of a run (finished or running).")],
+    tracking: Annotated[Path, typer.Argument(
+        help="Tracking directory of a run (finished or running), or a directory of runs "
+             "for its newest.")] = Path("tracking"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the tree as JSON (a stable format).")] = False,
     failed: Annotated[bool, typer.Option("--failed", help="Only the jobs that failed or were lost.")] = False,
     result: Annotated[Optional[list[str]], typer.Option(
@@ -180,8 +185,10 @@ def show(
 
     With --failed or --result, print the matching jobs as a list instead.
     """
-    from .results import iter_jobs, load_results
+    from .results import find_run, iter_jobs, load_results
     from .showing import print_jobs, print_tree
+
+    tracking = find_run(tracking)
 
     wanted = set(result or [])
     unknown = wanted - set(RESULT_NAMES)
@@ -213,7 +220,8 @@ def show(
 
 @app.command()
 def logs(
-    tracking: Annotated[Path, typer.Argument(help="Tracking directory of a run.")],
+    tracking: Annotated[Path, typer.Argument(
+        help="Tracking directory of a run, or a directory of runs for its newest.")],
     path: Annotated[Optional[str], typer.Argument(
         help="Node path as 'gator show' prints it (default: the top).")] = None,
     severity: Annotated[str, typer.Option(
@@ -222,7 +230,7 @@ def logs(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per message.")] = False,
 ) -> None:
     """Print the messages of one node."""
-    from .results import load_results, node_directory
+    from .results import find_run, load_results, node_directory
     from .showing import print_messages
     from .store import severity_value
 
@@ -230,7 +238,7 @@ def logs(
         minimum = severity_value(severity)
     except ValueError as exc:
         _fail(str(exc))
-    root = load_results(tracking)
+    root = load_results(find_run(tracking))
     node = node_directory(root, path) if path else root
     print_messages(Path(node.tracking), minimum, as_json, sys.stdout)
 

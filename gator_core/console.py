@@ -15,11 +15,45 @@ from typing import Any, TextIO
 from .results import NodeResult
 from .textutil import human_bytes, human_seconds, plural
 
-__all__ = ["Console"]
+__all__ = ["Console", "SafeStream"]
 
 _COLOURS = {"pass": "32", "fail": "31", "lost": "35", "skipped": "33", "start": "36",
             "warning": "33", "error": "31", "critical": "31;1"}
 _LABELS = {"pass": "PASS", "fail": "FAIL", "lost": "LOST", "skipped": "SKIP", "start": "START"}
+
+
+class SafeStream:
+    """A stream whose writes never raise.  A run outlives the terminal or pipe it
+    reports to (a closed ssh session, ``gator run ... | head``): everything is in
+    its tracking directory, so output that cannot be written is dropped."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.broken = False
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                return self._stream.write(text)
+            except (OSError, ValueError):
+                self.broken = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):
+                self.broken = True
+
+    def isatty(self) -> bool:
+        try:
+            return self._stream.isatty()
+        except (OSError, ValueError):
+            return False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 class Console:
@@ -27,7 +61,7 @@ class Console:
 
     def __init__(self, stream: TextIO | None = None, *, quiet: bool = False, verbose: bool = False,
                  color: bool | None = None) -> None:
-        self.stream = stream or sys.stdout
+        self.stream: Any = SafeStream(stream or sys.stdout)
         self.quiet = quiet
         self.verbose = verbose
         if color is None:

@@ -66,7 +66,7 @@ class ProgressConsole(Console):
         super().__init__(sys.stdout, quiet=True, verbose=verbose)  # the display replaces the lines
         self.show_notes = not quiet
         self.rate = Rate()
-        self._rich = RichConsole()
+        self._rich = RichConsole(file=self.stream)
         self._live = Live(get_renderable=self._render, console=self._rich, refresh_per_second=4,
                           transient=False)
         self._live.start()

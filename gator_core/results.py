@@ -21,7 +21,7 @@ from .exceptions import GatorError, StoreError
 from .store import DB_NAME, LOG_NAME, StoreReader
 from .summary import FINAL_RESULTS, empty_jobs, empty_messages
 
-__all__ = ["NodeResult", "load_results", "load_overview", "iter_jobs", "node_directory"]
+__all__ = ["NodeResult", "find_run", "load_results", "load_overview", "iter_jobs", "node_directory"]
 
 
 @dataclass
@@ -230,6 +230,22 @@ def _load_child(parent_dir: Path, row: dict[str, Any], index: _SpecIndex | None 
     if node.kind != "job" and index is not None:
         _unstarted(index, node)
     return node
+
+
+def find_run(path: str | Path) -> Path:
+    """The run a path names: a run's own tracking directory, or a directory of runs
+    (such as ``./tracking``), meaning its newest run."""
+    directory = Path(path)
+    if (directory / DB_NAME).exists():
+        return directory
+    try:
+        runs = [entry for entry in directory.iterdir() if (entry / DB_NAME).exists()]
+    except OSError:
+        runs = []
+    if runs:
+        return max(runs, key=lambda entry: ((entry / DB_NAME).stat().st_mtime, entry.name))
+    raise StoreError(f"{directory} is not a Gator tracking directory (no {DB_NAME}), "
+                     f"nor a directory of runs")
 
 
 def load_results(tracking: str | Path) -> NodeResult:

@@ -10,23 +10,24 @@ starts until all of that has passed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import signal
 import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .config import DEFAULT_GRACE, DEFAULT_INTERVAL, Limits, NodeConfig, RunConfig
-from .exceptions import SpecError, SpecIssue, UsageError
+from .exceptions import GatorError, SchedulerError, SpecError, SpecIssue, UsageError
 from .plugins import scheduler_class
 from .rerun import Rerun
 from .results import NodeResult, load_results
-from .scheduler import Resources, SchedulerContext
+from .scheduler import Resources, Scheduler, SchedulerContext
 from .spec import Job, JobGroup, Node, dump_spec, load_spec, root_path, validate
 from .spec.model import child_id
 from .tier import ChangeSink, Tier
@@ -171,13 +172,14 @@ async def run_async(
     launch_dir = launch_dir or os.getcwd()  # where jobs run by default (a rerun: as before)
     path = root_path(root)
     token = secrets.token_urlsafe(32)
+    run_id = uuid.uuid4().hex
     # The scheduler is made first, to check every request against what it can ever
     # give; its events reach the root tier, which exists only once all is well.
     late: dict[str, Any] = {}
     context = SchedulerContext(
         path=path, token=token, tracking=Path(launch_dir), interval=interval, grace=grace,
         events=lambda event: late["events"](event),
-        log=lambda severity, text: late["log"](severity, text),
+        log=lambda severity, text: late["log"](severity, text), run_id=run_id,
     )
     instance = cls(options, context)
     problems = _check_parsers(root, path, source)
@@ -191,7 +193,7 @@ async def run_async(
         raise SpecError(problems)
     directory = prepare_tracking(tracking, Path(os.getcwd()))
     run_config = RunConfig(
-        run_id=uuid.uuid4().hex, tracking_root=str(directory), launch_dir=launch_dir,
+        run_id=run_id, tracking_root=str(directory), launch_dir=launch_dir,
         scheduler=scheduler, sched_options=options, interval=interval, grace=grace, limits=limits or Limits(),
         seed=seed,
     )
@@ -220,7 +222,14 @@ async def run_async(
         tier.stop(f"interrupted by {name}")
 
     try:
-        async with instance as sched:
+        try:
+            await instance.start()
+        except GatorError as exc:
+            reason = f"the {scheduler} scheduler did not start: {exc}"
+            tier.abandon(reason)
+            await instance.close()
+            raise SchedulerError(reason) from None
+        async with _closing(instance) as sched:
             if handle_signals:
                 for sig in signals:
                     loop.add_signal_handler(sig, interrupt, signal.Signals(sig).name)
@@ -236,6 +245,15 @@ async def run_async(
     finally:
         tier.close()
     return RunOutcome(directory, summary["result"], interrupted)
+
+
+@contextlib.asynccontextmanager
+async def _closing(instance: Scheduler) -> AsyncIterator[Scheduler]:
+    """A started scheduler, closed on the way out whatever happens."""
+    try:
+        yield instance
+    finally:
+        await instance.close()
 
 
 def run(spec: str | Path | Node, **kwargs: Any) -> NodeResult:

@@ -167,7 +167,13 @@ class SchedulerContext:
     grace: float  # seconds between SIGTERM and SIGKILL when stopping a child
     events: Callable[[ChildEvent], None]
     log: Callable[[int, str], None]  # (severity, text) into the tier's messages
-    inherited: Mapping[str, Any] | None = None  # what the parent tier's scheduler exported
+    inherited: Mapping[str, Any] | None = None  # what the parent tier's scheduler exported; None at the top
+    run_id: str = ""  # the run's id: names its batch jobs, so that they can all be found
+
+    @property
+    def top(self) -> bool:
+        """True for the scheduler of the root tier (the ``gator run`` process)."""
+        return self.inherited is None
 
 
 @dataclass(frozen=True)
@@ -227,6 +233,9 @@ class Scheduler(abc.ABC):
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     options: ClassVar[tuple[Option, ...]] = ()
+    # Seconds within which the scheduler reports that a child's process ended: how
+    # long a tier waits for the scheduler's account of a child that died.
+    status_latency: float = 2.0
 
     def __init__(self, options: Mapping[str, str], context: SchedulerContext) -> None:
         self.context = context
@@ -296,6 +305,10 @@ class Scheduler(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """Stop everything still running and release resources.  Idempotent."""
+
+    def reported(self, key: str) -> None:  # noqa: B027 - optional to override, not abstract
+        """The child sent its final report: its process ends by itself shortly, and
+        ``close`` should let it rather than cancel it.  Default: nothing."""
 
     # -- placement --------------------------------------------------------------------------
     def listen_host(self) -> str:

@@ -11,7 +11,7 @@ from .results import NodeResult
 from .store import SEVERITY_NAMES, StoreReader
 from .textutil import human_bytes, human_seconds
 
-__all__ = ["print_tree", "print_jobs", "print_messages", "format_metrics"]
+__all__ = ["where", "print_tree", "print_jobs", "print_messages", "format_metrics"]
 
 # Shown in their own columns (or summed as MESSAGES and JOBS); the rest are listed.
 _COLUMN_METRICS = ("wall_time", "cpu_time", "peak_memory")
@@ -50,6 +50,14 @@ def _cpu(node: NodeResult) -> float | None:
     return value
 
 
+def where(node: NodeResult) -> str:
+    """``<scheduler id> on <host>``, either part when known: e.g. ``4512_7 on node12``."""
+    parts = [node.native_id or "", node.host or ""]
+    if all(parts):
+        return f"{parts[0]} on {parts[1]}"
+    return parts[0] or parts[1]
+
+
 def print_tree(root: NodeResult, out: TextIO) -> None:
     """One line per node, indented by depth; a node's own metrics on the line below."""
     rows: list[tuple[str, str, NodeResult]] = []
@@ -63,9 +71,13 @@ def print_tree(root: NodeResult, out: TextIO) -> None:
 
     walk(root, "", True, True)
     width = min(70, max(len(label) for label, _, _ in rows))
+    # Where each node ran (the batch system's id and the host): only when something says.
+    places = [where(node) for _, _, node in rows]
+    place_width = min(40, max(len(place) for place in places))
+    place_head = f"{'WHERE':<{place_width}}  " if place_width else ""
     out.write(f"{'NODE':<{width}}  {'KIND':<5}  {'RESULT':<7}  {'EXIT':>4}  {'MESSAGES':<12}  "
-              f"{'TIME':>8}  {'CPU':>8}  {'MEMORY':>8}  {'SEED':>10}  JOBS / REASON\n")
-    for label, under, node in rows:
+              f"{'TIME':>8}  {'CPU':>8}  {'MEMORY':>8}  {'SEED':>10}  {place_head}JOBS / REASON\n")
+    for (label, under, node), place in zip(rows, places, strict=True):
         exit_code = "" if node.exit_code is None else str(node.exit_code)
         if node.kind == "job":
             extra = node.reason or ""
@@ -78,7 +90,8 @@ def print_tree(root: NodeResult, out: TextIO) -> None:
         seed = "" if node.seed is None else str(node.seed)
         out.write(f"{label:<{width}}  {node.kind:<5}  {node.result:<7}  {exit_code:>4}  "
                   f"{_counts(node):<12}  {human_seconds(node.duration):>8}  {human_seconds(_cpu(node)):>8}  "
-                  f"{human_bytes(node.peak_memory):>8}  {seed:>10}  {extra}\n")
+                  f"{human_bytes(node.peak_memory):>8}  {seed:>10}  "
+                  f"{f'{place:<{place_width}}  ' if place_width else ''}{extra}\n")
         metrics = format_metrics(node.metrics)
         if metrics:
             out.write(f"{under}metrics: {metrics}\n")
@@ -94,6 +107,9 @@ def print_jobs(jobs: list[NodeResult], out: TextIO) -> None:
         exit_code = "" if job.exit_code is None else f"exit {job.exit_code}"
         seed = "" if job.seed is None else f"seed {job.seed}"
         out.write(f"{job.result.upper():<7} {job.path:<{width}}  {exit_code:<8} {seed:<16} {job.reason or ''}\n")
+        place = where(job)
+        if place:
+            out.write(f"        ran: {place}\n")
         out.write(f"        log: {job.log}\n")
 
 

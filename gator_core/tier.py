@@ -57,6 +57,7 @@ __all__ = ["Tier", "ChangeSink", "CHILD_COMMAND"]
 CHILD_COMMAND = ("-m", "gator_core.child")  # after the interpreter
 LAUNCH_BATCH = 500  # children handed to the scheduler in one call
 _WARNING = SEVERITIES["warning"]
+_ERROR = SEVERITIES["error"]
 
 
 class ChangeSink(Protocol):
@@ -75,7 +76,13 @@ def _tail(path: Path, lines: int = 6) -> str:
             text = handle.read().decode("utf-8", "replace")
     except OSError:
         return ""
-    kept = [line for line in text.splitlines() if line.strip()][-lines:]
+    kept: list[str] = []
+    for line in reversed(text.splitlines()):  # the last distinct lines, in order
+        line = line.strip()
+        if line and line not in kept:
+            kept.insert(0, line)
+            if len(kept) == lines:
+                break
     return " | ".join(kept)
 
 
@@ -153,7 +160,8 @@ class Tier:
             grace=self.run_config.grace,
             events=self._on_event,
             log=self.message,
-            inherited=self.run_config.sched_inherited or None,
+            inherited=dict(self.run_config.sched_inherited),  # a child tier: never None
+            run_id=self.run_config.run_id,
         )
 
     def message(self, severity: int, text: str) -> None:
@@ -335,21 +343,35 @@ class Tier:
         elif kind is EventKind.EXITED:
             child.exit_event = event
             child.exit_at = time.monotonic()
-            if child.link is None:
+            if child.held is not None:
+                self._settle_held(child)
+            elif child.link is None:
                 self._exited_without_report(child)
             # else: the final report may still be in flight; the monitor gives it a moment
+
+    def _settle_held(self, child: Child) -> None:
+        """Finish a child that reported itself lost, with the scheduler's word first."""
+        summary, child.held = child.held, None
+        assert summary is not None
+        event = child.exit_event
+        if event is not None and event.state:
+            summary["reason"] = f"{event.state}: {summary.get('reason') or 'lost'}"
+        self._finish(child, summary)
 
     def _exited_without_report(self, child: Child) -> None:
         event = child.exit_event
         if self.stopping and child.state == "launched":
             self._skip(child, f"not started: {self.stopping}")
             return
-        detail = event.state or describe_status(event.returncode)
-        if event.reason:
-            detail = f"{detail}: {event.reason}"
-        tail = _tail(self.tracking / child.key / CHILD_LOG_NAME)
-        reason = f"process ended without a final report ({detail})"
-        if tail:
+        if event.state:  # the scheduler's own word comes first: "OUT_OF_MEMORY: ..."
+            reason = event.state + (f": {event.reason}" if event.reason else "")
+            reason += f" ({describe_status(event.returncode)})" if event.returncode is not None else ""
+            reason += "; ended without a final report"
+        else:
+            detail = describe_status(event.returncode) + (f": {event.reason}" if event.reason else "")
+            reason = f"process ended without a final report ({detail})"
+        tail = _tail(self.tracking / child.key / CHILD_LOG_NAME, 3)
+        if tail and tail not in reason:
             reason += f"; its last output: {tail}"
         self.lose(child, reason)
 
@@ -439,7 +461,18 @@ class Tier:
                     if summary.get("result") not in FINAL_RESULTS:
                         summary["result"] = "fail"
                         summary["reason"] = "final report without a final result"
-                    self._finish(child, summary)
+                    if summary["result"] == "lost" and child.kind == "job" and self.scheduler is not None:
+                        # Killed from outside: the scheduler may say why (CANCELLED,
+                        # PREEMPTED, NODE_FAIL): wait for it, boundedly, before settling.
+                        child.held = summary
+                        child.held_until = time.monotonic() + self.scheduler.status_latency
+                        child.link = None
+                        if child.exit_event is not None:
+                            self._settle_held(child)
+                    else:
+                        self._finish(child, summary)
+                        if self.scheduler is not None:
+                            self.scheduler.reported(child.key)
                     await link.send(Ack())
                     return
         except ProtocolError as exc:
@@ -530,7 +563,10 @@ class Tier:
             for child in list(self.active.values()):
                 if child.state == "done":
                     continue
-                if child.exit_event is not None and now - child.exit_at > 1.0:
+                if child.held is not None:
+                    if now > child.held_until:
+                        self._settle_held(child)
+                elif child.exit_event is not None and now - child.exit_at > 1.0:
                     self._exited_without_report(child)
                 elif child.state == "running" and now - child.last_seen > limit:
                     silent = now - child.last_seen
@@ -581,6 +617,21 @@ class Tier:
             pass
 
     # -- the run ------------------------------------------------------------------------------
+    def abandon(self, reason: str) -> dict[str, Any]:
+        """Record that the tier could not run at all (its scheduler did not start), so
+        that ``gator show`` says why instead of showing a run that never ends."""
+        now = time.time()
+        summary = self.current_summary()
+        jobs = summary["jobs"]
+        jobs["lost"] += jobs["pending"] + jobs["running"]  # none of them can run now
+        jobs["pending"] = jobs["running"] = 0
+        summary.update(result="fail", reason=reason, started=now, stopped=now)
+        self.store.set_attrs({"id": self.key, "path": self.node.path, "started": now, "stopped": now,
+                              "result": "fail", "reason": reason, "summary": summary})
+        self.store.add_message(_ERROR, reason)
+        self._flush()
+        return summary
+
     async def run(self, scheduler: Scheduler) -> dict[str, Any]:
         """Run every child to completion (or until stopped); return the final summary."""
         self.scheduler = scheduler

@@ -92,6 +92,7 @@ class Wrapper:
         self._classifier: Classifier | None = None
         self._exited = False
         self._stop_reason: str | None = None
+        self._outside: str | None = None  # the signal that stopped it, when not from its tier
         self._kill_at: float | None = None
         self._dirty = False
         self._last_send = time.monotonic()
@@ -342,7 +343,12 @@ class Wrapper:
                     except BlockingIOError:
                         pass
             while self._signals:
-                self.stop(f"received {signal.Signals(self._signals.pop()).name}")
+                name = signal.Signals(self._signals.pop()).name
+                if self._stop_reason is None:
+                    # Not asked by its tier: the batch system (scancel, qdel, preemption)
+                    # or someone else stopped it.  The job's own result is unknown: lost.
+                    self._outside = name
+                self.stop(f"received {name}")
             now = time.monotonic()
             if self._kill_at is not None and now >= self._kill_at:
                 self._kill_at = None
@@ -464,6 +470,9 @@ class Wrapper:
             reasons.append(describe_status(returncode))
         reasons.extend(self.run_config.limits.exceeded(self.counts))
         result = "fail" if reasons else "pass"
+        if self._outside is not None:
+            result = "lost"
+            reasons[0] = f"received {self._outside} from outside Gator"
         summary.update(result=result, exit_code=returncode, reason="; ".join(reasons) or None,
                        jobs=job_counts(result), stopped=stopped)
         metrics = summary["metrics"]

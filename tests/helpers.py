@@ -111,3 +111,24 @@ def with_plugin(example_plugin: Path) -> dict[str, str]:
     """Environment for a `gator` process that sees the example plugin."""
     path = os.environ.get("PYTHONPATH", "")
     return {"PYTHONPATH": f"{example_plugin}{os.pathsep}{path}" if path else str(example_plugin)}
+
+
+# The test clusters tests/cluster/up.sh brings up, and the variable it exports for each.
+CLUSTERS = {"slurm": "GATOR_TEST_SLURM", "sge": "GATOR_TEST_SGE", "ssh": "GATOR_TEST_SSH_HOSTS"}
+
+
+def cluster_available(name: str) -> bool:
+    return bool(os.environ.get(CLUSTERS[name]))
+
+
+def need_cluster(name: str) -> None:
+    """Skip (with the reason) when the ``name`` test cluster is not up; under CI, fail."""
+    import pytest
+
+    if cluster_available(name):
+        return
+    why = (f"needs the test {name} cluster ({CLUSTERS[name]} is not set): as root, run "
+           f"eval \"$(tests/cluster/up.sh)\" first (tests/run-all.sh does)")
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI must run the cluster tests, but it {why[0].lower()}{why[1:]}")
+    pytest.skip(why)

@@ -3,7 +3,9 @@
 #
 # Works on a fresh Debian 12 machine: it installs python3-venv if the
 # interpreter cannot make a virtualenv, creates .venv in the repository,
-# installs Gator with its test extras, and runs every test layer.  Extra
+# installs Gator with its test extras, brings up the test clusters (as root:
+# tests/cluster/up.sh installs and starts Slurm, Grid Engine and sshd), and
+# runs every test layer.  Extra
 # arguments go to pytest (for example: tests/run-all.sh -k spec).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +28,20 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null
 "$VENV/bin/python" -m pip install --quiet -e '.[test]'
+
+# The real clusters (Slurm with accounting, Grid Engine with DRMAA, sshd hosts):
+# brought up by the project's own script, which needs root.  Without root the
+# cluster tests skip and say why; under CI (CI=true) they must run.
+if [ "$(id -u)" = 0 ]; then
+    echo "run-all: bringing up the test clusters (tests/cluster/up.sh)" >&2
+    exports=$(tests/cluster/up.sh)  # an assignment, so that a failure stops us (set -e)
+    eval "$exports"
+elif [ "${CI:-}" = true ]; then
+    echo "run-all: CI needs root to bring up the test clusters" >&2
+    exit 2
+else
+    echo "run-all: not root: the cluster tests (Slurm, Grid Engine, SSH) will be skipped" >&2
+fi
 
 # Bytecode caching keeps the many short-lived interpreters the tests start fast.
 unset PYTHONDONTWRITEBYTECODE

@@ -96,6 +96,26 @@ def test_show_json_contract(tmp_path: Path):
     assert tree["jobs"]["total"] == 2  # the group itself is not counted as a job
     text = gator("show", tracking, check=0).stdout
     assert "broken" in text and "fail" in text and "exit code 4" in text
+    # Where each job ran: the scheduler's id (a pid here) and the host.
+    import socket
+
+    assert broken["host"] == socket.gethostname() and broken["native_id"].isdigit()
+    assert f"{broken['native_id']} on {broken['host']}" in text
+
+
+def test_show_and_logs_take_a_directory_of_runs_for_its_newest(tmp_path: Path):
+    write(tmp_path / "first.yaml", TREE)
+    write(tmp_path / "second.yaml", TREE.replace("exit 4", "exit 5"))
+    gator("run", "first.yaml", cwd=tmp_path, check=1)
+    time.sleep(1.1)  # run directories are named by the second they start in
+    gator("run", "second.yaml", cwd=tmp_path, check=1)
+    second = max((tmp_path / "tracking").iterdir())
+    text = gator("show", cwd=tmp_path, check=0).stdout  # default: ./tracking
+    assert "exit code 5" in text and "exit code 4" not in text
+    text = gator("logs", tmp_path / "tracking", "top.broken", check=0).stdout
+    assert "bad" in text
+    assert gator("show", tmp_path / "tracking", "--json", check=0).stdout == \
+        gator("show", second, "--json", check=0).stdout
 
 
 def test_show_and_logs_while_the_run_is_going(tmp_path: Path):

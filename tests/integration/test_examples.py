@@ -1,4 +1,5 @@
-"""The seed system's files run unchanged, with the results their authors meant."""
+"""The seed system's files run unchanged, with the results their authors meant:
+on this machine, and on the real Slurm and Grid Engine test clusters."""
 
 from __future__ import annotations
 
@@ -6,16 +7,25 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, gator, logs, node
+from helpers import ROOT, gator, logs, need_cluster, node
 
 SEED = ROOT / "examples" / "seed"
 
 
+@pytest.fixture(params=["local", pytest.param("slurm", marks=pytest.mark.cluster),
+                        pytest.param("sge", marks=pytest.mark.cluster)])
+def sched(request: pytest.FixtureRequest) -> list[str]:
+    """``gator run`` arguments choosing each scheduler in turn."""
+    if request.param != "local":
+        need_cluster(request.param)
+    return ["--scheduler", request.param]
+
+
 @pytest.mark.parametrize("name", ["readme_tree_id.yaml", "readme_tree_ident.yaml"])
-def test_seed_readme_tree(tmp_path: Path, name: str):
+def test_seed_readme_tree(tmp_path: Path, name: str, sched: list[str]):
     """The README tree runs: say_hi first, then the counting array, then say_bye."""
     tracking = tmp_path / "t"
-    proc = gator("run", SEED / name, "--tracking", tracking, check=0)
+    proc = gator("run", SEED / name, "--tracking", tracking, *sched, check=0)
     assert "resolves to 'inner.say_hi'" in proc.stderr
     import json
 
@@ -30,17 +40,17 @@ def test_seed_readme_tree(tmp_path: Path, name: str):
 
 
 @pytest.mark.parametrize("name", ["job_id.yaml", "job_ident.yaml"])
-def test_seed_single_job(tmp_path: Path, name: str):
+def test_seed_single_job(tmp_path: Path, name: str, sched: list[str]):
     tracking = tmp_path / "t"
-    gator("run", SEED / name, "--tracking", tracking, check=0)
+    gator("run", SEED / name, "--tracking", tracking, *sched, check=0)
     assert logs(tracking, "root.test_job") == ["hey there you"]
 
 
-def test_seed_style_tree(tmp_path: Path):
+def test_seed_style_tree(tmp_path: Path, sched: list[str]):
     """Group env overlays, a repeated key, on_fail, and nested arrays keep both indices."""
     tracking = tmp_path / "t"
     spec = shutil.copy(SEED / "job_tree.yaml", tmp_path / "job_tree.yaml")
-    gator("run", spec, "--tracking", tracking, check=1)  # say_bye exits 1 on purpose
+    gator("run", spec, "--tracking", tracking, *sched, check=1)  # say_bye exits 1 on purpose
     assert logs(tracking, "tree.inner.say_hi") == ["hi hello_inner goodbye innermost"]
     assert logs(tracking, "tree.array.nested_2.nested_say_count_1") == ["inner count 1 of outer 2"]
     import json
@@ -50,3 +60,12 @@ def test_seed_style_tree(tmp_path: Path):
     assert node(tree, "tree.array")["result"] == "pass"  # ran because say_bye failed
     assert tree["jobs"] == {"total": 12, "passed": 11, "failed": 1, "skipped": 0, "lost": 0,
                             "running": 0, "pending": 0}
+    # Every node records the scheduler's own id and the host it ran on.
+    stack, seen = [tree], 0
+    while stack:
+        item = stack.pop()
+        stack.extend(item["children"])
+        if item is not tree:
+            assert item["native_id"] and item["host"], item["path"]
+            seen += 1
+    assert seen == 12 + 5  # jobs, and the tiers inner, array, nested_0..2

@@ -136,3 +136,16 @@ def test_the_run_ends_even_when_killed_hard_and_the_store_keeps_what_was_done(tm
     assert node(tree, "root.long")["result"] == "running"
     # With gator run gone, its agent and children notice and clean up.
     wait_for(lambda: not gator_processes(marker), 20, "the orphaned run to stop")
+
+
+def test_a_run_outlives_the_pipe_it_prints_to(tmp_path: Path):
+    """`gator run ... | head -1`, or a terminal that goes away: the run goes on to the end."""
+    proc, tracking = start_run(tmp_path, "!JobGroup\n  jobs:\n"
+                               + "".join(f"  - !Job {{id: j{i}, command: sh, args: [-c, 'sleep 0.2']}}\n"
+                                         for i in range(6)))
+    assert proc.stdout is not None
+    proc.stdout.readline()  # the first line, then the reader goes away
+    proc.stdout.close()
+    assert proc.wait(timeout=units(60)) == 0
+    tree = show(tracking)
+    assert tree["result"] == "pass" and tree["jobs"]["passed"] == 6

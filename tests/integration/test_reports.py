@@ -101,7 +101,7 @@ def test_rerun_runs_what_did_not_pass_and_carries_the_rest(tmp_path: Path):
 def test_rerun_of_a_directory_that_is_not_a_run(tmp_path: Path):
     write(tmp_path / "x.txt", "")
     proc = gator("rerun", tmp_path, "--failed", check=2)
-    assert "has no spec.yaml" in proc.stderr
+    assert f"{tmp_path} is not a Gator tracking directory" in proc.stderr
 
 
 def test_rerun_runs_jobs_where_the_first_run_did(tmp_path: Path):

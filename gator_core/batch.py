@@ -1,0 +1,424 @@
+"""A base for schedulers that hand children to a batch system (Slurm, Grid Engine, ...).
+
+The base owns the plumbing every batch back end needs, so that a back end is
+mostly small, pure functions and tables:
+
+* **grouping**: children of one ``!JobArray`` that share a template and a
+  resource request are submitted together, as one array (``Submission``);
+* **pacing**: at most ``submit_rate`` submissions a second and at most
+  ``max_queued`` children submitted and not yet finished;
+* **retries**: a submission that fails with a transient error (a busy or
+  unreachable controller) is tried again with exponential back-off, up to
+  ``retries`` times; then every child in it fails with the error quoted;
+* **status**: children report their own progress over the protocol, so the
+  batch system is asked only to catch children that never start or that die
+  without a report.  One status query per poll interval covers every child of
+  the tier; when the query is slow or fails, the interval doubles (up to five
+  minutes) until it succeeds again;
+* **stopping**: cancels go out in batches; ``close`` cancels everything still
+  queued or running and checks that nothing is left.
+
+A back end implements :meth:`submit`, :meth:`query` and :meth:`cancel` (async,
+usually by running a command), and a ``STATES`` table mapping its state names
+to ``pending``, ``running`` or ``finished``.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import socket
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from .exceptions import LaunchError, UsageError
+from .scheduler import (
+    ChildEvent,
+    EventKind,
+    LaunchRequest,
+    Option,
+    Resources,
+    Scheduler,
+    parse_positive_int,
+)
+
+__all__ = ["BatchScheduler", "Submission", "NativeStatus", "group_submissions", "parse_seconds",
+           "MAX_POLL"]
+
+MAX_POLL = 300.0  # seconds: the longest a back-off stretches the poll interval
+CANCEL_BATCH = 500  # ids in one cancel call
+ENDING_WAIT = 15.0  # seconds close() lets children that reported end by themselves
+
+
+def parse_seconds(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise ValueError("must be greater than zero")
+    return value
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One submit call: a single child, or the elements of an array sharing a
+    template and a resource request."""
+
+    requests: tuple[LaunchRequest, ...]
+
+    @property
+    def is_array(self) -> bool:
+        return self.requests[0].array is not None and len(self.requests) > 1
+
+    @property
+    def indices(self) -> list[int]:
+        return [request.array.index for request in self.requests if request.array is not None]
+
+    @property
+    def resources(self) -> Resources:
+        return self.requests[0].resources
+
+    @property
+    def path(self) -> str:
+        """What to name the batch job after: the child's path, or for an array
+        ``<array path>.<template id>``."""
+        first = self.requests[0]
+        if self.is_array:
+            return f"{first.array.array_path}.{first.array.template}"  # type: ignore[union-attr]
+        return first.path
+
+
+@dataclass(frozen=True)
+class NativeStatus:
+    """What the batch system says about one of its jobs (or array tasks)."""
+
+    native_id: str
+    state: str  # the batch system's own name, e.g. PENDING, OUT_OF_MEMORY
+    reason: str | None = None
+    host: str | None = None
+    returncode: int | None = None  # negative: killed by that signal
+
+
+def group_submissions(requests: Sequence[LaunchRequest], max_array: int) -> list[Submission]:
+    """Arrays by (array, template, resources); everything else one by one."""
+    groups: dict[Any, list[LaunchRequest]] = {}
+    singles: list[Submission] = []
+    for request in requests:
+        if request.array is None:
+            singles.append(Submission((request,)))
+            continue
+        key = (request.array.array_path, request.array.template, repr(request.resources), request.kind)
+        groups.setdefault(key, []).append(request)
+    out = list(singles)
+    for members in groups.values():
+        for start in range(0, len(members), max_array):
+            out.append(Submission(tuple(members[start:start + max_array])))
+    return out
+
+
+@dataclass
+class _Tracked:
+    key: str
+    log_path: str = ""  # the child process's own output (batch systems write it)
+    native_id: str | None = None
+    state: str | None = None
+    reason: str | None = None
+    running: bool = False
+    submitted_at: float = field(default_factory=time.monotonic)
+
+
+class BatchScheduler(Scheduler):
+    """Base class of batch-system schedulers (see the module docstring)."""
+
+    STATES: ClassVar[Mapping[str, str]] = {}  # native state -> pending | running | finished
+    options = (
+        Option("poll", parse_seconds, None,
+               "seconds between status queries (default: the heartbeat interval, at least 5)"),
+        Option("submit_rate", parse_seconds, 10.0, "submissions per second at most"),
+        Option("max_queued", parse_positive_int, None, "children submitted and not finished at most"),
+        Option("array_throttle", parse_positive_int, None, "array elements running at once (the % of --array)"),
+        Option("max_array", parse_positive_int, 1000, "elements in one array submission at most"),
+        Option("retries", parse_positive_int, 5, "attempts of a submission that fails transiently"),
+        Option("host", str, None, "address or host name tiers listen on; compute nodes must reach it "
+                                  "(default: this host's name)"),
+        Option("interface", str, None, "network interface whose IPv4 address tiers listen on"),
+    )
+
+    def __init__(self, options: Mapping[str, str], context: Any) -> None:
+        super().__init__(options, context)
+        self._queue: list[Submission] = []
+        self._tracked: dict[str, _Tracked] = {}  # key -> state
+        self._by_native: dict[str, str] = {}  # native id -> key
+        self._cancelled: set[str] = set()
+        self._reported: set[str] = set()  # keys whose child sent its final report
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+        self._poll_base = self.settings["poll"] or max(5.0, float(context.interval))
+        self._poll_interval = self._poll_base
+        self.calls: dict[str, int] = {}  # command name -> calls made (for benchmarks and tests)
+
+    # -- the back end ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def submit(self, submission: Submission) -> list[str]:
+        """Submit; return the native id of each request, in order.
+
+        Raise :class:`~gator_core.LaunchError` with ``transient=True`` for an
+        error worth retrying (the controller is busy), ``False`` otherwise.
+        """
+
+    @abc.abstractmethod
+    async def query(self, native_ids: Sequence[str]) -> dict[str, NativeStatus]:
+        """The status of these jobs, in one call.  A job missing from the answer has
+        left the batch system's view (finished, as far as it can tell).  Raise
+        any exception to signal a failed query (the base backs off)."""
+
+    @abc.abstractmethod
+    async def cancel(self, native_ids: Sequence[str]) -> None:
+        """Cancel these jobs (queued or running), in one call."""
+
+    @property
+    def status_latency(self) -> float:  # type: ignore[override]
+        return self._poll_interval + 10.0  # one poll, and a slow answer
+
+    def listen_host(self) -> str:
+        """The address children connect back to: ``host``, else ``interface``'s IPv4
+        address, else what this machine's name resolves to."""
+        host = self.settings.get("host")
+        if host:
+            return socket.gethostbyname(host)
+        interface = self.settings.get("interface")
+        if interface:
+            import psutil
+
+            for address in psutil.net_if_addrs().get(interface, []):
+                if address.family == socket.AF_INET:
+                    return address.address
+            raise UsageError(f"interface {interface!r} has no IPv4 address "
+                             f"(interfaces: {', '.join(sorted(psutil.net_if_addrs()))})")
+        return socket.gethostbyname(socket.gethostname())
+
+    def explain(self, status: NativeStatus, log_path: str) -> NativeStatus:
+        """A child's final status, made more precise where the back end can (e.g. from
+        what the batch system wrote into the child's output).  Default: as it is."""
+        return status
+
+    def split(self, submission: Submission) -> list[Submission]:
+        """Cut a submission into the pieces one submit call can take.  Default: as it is."""
+        return [submission]
+
+    def count(self, name: str) -> None:
+        """Record one call of a batch-system command (see ``calls``)."""
+        self.calls[name] = self.calls.get(name, 0) + 1
+
+    # -- the contract ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._submitter(), name="batch-submitter"),
+                       asyncio.create_task(self._poller(), name="batch-poller")]
+
+    async def launch(self, requests: Sequence[LaunchRequest]) -> None:
+        for request in requests:
+            self._tracked[request.key] = _Tracked(request.key, str(request.log_path))
+        for submission in group_submissions(requests, self.settings["max_array"]):
+            self._queue.extend(self.split(submission))
+        self._wake.set()
+
+    async def terminate(self, keys: Sequence[str]) -> None:
+        ids = []
+        for key in keys:
+            tracked = self._tracked.get(key)
+            if tracked is None:
+                continue
+            if tracked.native_id is None:
+                self._cancelled.add(key)  # dropped from the queue before it is submitted
+            else:
+                ids.append(tracked.native_id)
+        self._drop_cancelled()
+        await self._cancel_ids(ids)
+
+    def reported(self, key: str) -> None:
+        self._reported.add(key)
+        self._wake.set()  # its slot under max_queued is free
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._queue.clear()
+        live = [t for t in self._tracked.values() if t.native_id is not None and not self._done(t)]
+        # Children that reported are ending by themselves: give them a moment, so that
+        # the batch system's accounting shows them completed rather than cancelled.
+        ending = [t.native_id for t in live if t.key in self._reported]
+        others = [t.native_id for t in live if t.key not in self._reported]
+        if others:
+            await self._cancel_ids(others)  # type: ignore[arg-type]
+        still = await self._wait_gone(ending, ENDING_WAIT, quiet=True) if ending else []  # type: ignore[arg-type]
+        if still:
+            await self._cancel_ids(still)
+        if others or still:
+            await self._wait_gone([*others, *still], self.context.grace + 20)  # type: ignore[list-item]
+
+    # -- submitting ------------------------------------------------------------------------------
+    def _drop_cancelled(self) -> None:
+        kept = []
+        for submission in self._queue:
+            requests = tuple(r for r in submission.requests if r.key not in self._cancelled)
+            for request in submission.requests:
+                if request.key in self._cancelled:
+                    self._final(request.key, EventKind.EXITED, reason="cancelled before it was submitted")
+            if requests:
+                kept.append(Submission(requests))
+        self._queue = kept
+
+    def _in_flight(self) -> int:
+        return sum(1 for t in self._tracked.values()
+                   if t.native_id is not None and not self._done(t) and t.key not in self._reported)
+
+    @staticmethod
+    def _done(tracked: _Tracked) -> bool:
+        return tracked.state == "__final__"
+
+    async def _submitter(self) -> None:
+        gap = 1.0 / self.settings["submit_rate"]
+        last = 0.0
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                limit = self.settings["max_queued"]
+                if limit is not None and self._in_flight() >= limit:
+                    break  # a child ending wakes us
+                submission = self._queue[0]
+                if limit is not None:
+                    room = limit - self._in_flight()
+                    if len(submission.requests) > room:
+                        head, tail = submission.requests[:room], submission.requests[room:]
+                        submission = Submission(head)
+                        self._queue[0] = Submission(tail)
+                    else:
+                        self._queue.pop(0)
+                else:
+                    self._queue.pop(0)
+                wait = last + gap - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                last = time.monotonic()
+                await self._submit_with_retries(submission)
+
+    async def _submit_with_retries(self, submission: Submission) -> None:
+        attempts = self.settings["retries"]
+        delay = 1.0
+        for attempt in range(1, attempts + 1):
+            try:
+                ids = await self.submit(submission)
+            except LaunchError as exc:
+                if exc.transient and attempt < attempts:
+                    self.context.log(30, f"submission failed (attempt {attempt} of {attempts}), "
+                                         f"trying again in {delay:g} s: {exc}")
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 60.0)
+                    continue
+                for request in submission.requests:
+                    self._final(request.key, EventKind.FAILED, reason=str(exc))
+                return
+            for request, native_id in zip(submission.requests, ids, strict=True):
+                tracked = self._tracked[request.key]
+                tracked.native_id = native_id
+                tracked.submitted_at = time.monotonic()
+                self._by_native[native_id] = request.key
+                self.context.events(ChildEvent(request.key, EventKind.SUBMITTED, native_id=native_id))
+            return
+
+    # -- status ------------------------------------------------------------------------------------
+    async def _poller(self) -> None:
+        while True:
+            await asyncio.sleep(self._poll_interval)
+            live = [t.native_id for t in self._tracked.values()
+                    if t.native_id is not None and not self._done(t)]
+            if not live:
+                continue
+            started = time.monotonic()
+            try:
+                statuses = await self.query(live)
+            except Exception as exc:  # a slow or refusing controller: ask less often
+                self._poll_interval = min(self._poll_interval * 2, MAX_POLL)
+                self.context.log(30, f"status query failed; next in {self._poll_interval:g} s: {exc}")
+                continue
+            took = time.monotonic() - started
+            if took > self._poll_base / 2:  # the controller is struggling: give it room
+                self._poll_interval = min(self._poll_interval * 2, MAX_POLL)
+            else:
+                self._poll_interval = self._poll_base
+            try:
+                self._apply(live, statuses)
+            except Exception as exc:  # noqa: BLE001 - the poller must outlive any one answer
+                self.context.log(40, f"could not apply the batch system's answer: {exc!r}")
+
+    def _apply(self, asked: Sequence[str], statuses: Mapping[str, NativeStatus]) -> None:
+        for native_id in asked:
+            key = self._by_native.get(native_id)
+            tracked = self._tracked.get(key) if key else None
+            if tracked is None or self._done(tracked):
+                continue
+            status = statuses.get(native_id)
+            if status is None:
+                # Gone from the batch system's view, and no final state was seen.
+                self._final(key, EventKind.EXITED, state="GONE", reason="left the queue without a final state")  # type: ignore[arg-type]
+                continue
+            phase = self.STATES.get(status.state, "finished")
+            if phase == "pending":
+                if status.reason and status.reason != tracked.reason:  # only what the batch system says
+                    tracked.reason = status.reason
+                    self.context.events(ChildEvent(tracked.key, EventKind.PENDING, native_id=native_id,
+                                                   reason=status.reason or status.state))
+            elif phase == "running":
+                if not tracked.running:
+                    tracked.running = True
+                    self.context.events(ChildEvent(tracked.key, EventKind.RUNNING, native_id=native_id,
+                                                   host=status.host))
+            else:
+                status = self.explain(status, tracked.log_path)
+                self._final(tracked.key, EventKind.EXITED, state=status.state, returncode=status.returncode,
+                            reason=status.reason, host=status.host)
+
+    def _final(self, key: str, kind: EventKind, **fields: Any) -> None:
+        tracked = self._tracked.get(key)
+        if tracked is None or self._done(tracked):
+            return
+        tracked.state = "__final__"
+        self.context.events(ChildEvent(key, kind, native_id=tracked.native_id, **fields))
+        self._wake.set()  # room for more under max_queued
+
+    # -- cancelling -------------------------------------------------------------------------------
+    async def _cancel_ids(self, ids: Sequence[str]) -> None:
+        for start in range(0, len(ids), CANCEL_BATCH):
+            try:
+                await self.cancel(list(ids[start:start + CANCEL_BATCH]))
+            except Exception as exc:
+                self.context.log(40, f"cancelling {len(ids)} jobs failed: {exc}")
+
+    async def _wait_gone(self, ids: Sequence[str], timeout: float, *, quiet: bool = False) -> list[str]:
+        """Ask (bounded) until none of ``ids`` is queued or running; return those that are."""
+        deadline = time.monotonic() + timeout
+        remaining = list(ids)
+        pause = 0.25  # short at first: a reported child is usually gone at once
+        while remaining and time.monotonic() < deadline:
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
+            try:
+                statuses = await self.query(remaining)
+            except Exception:
+                continue
+            remaining = [i for i in remaining
+                         if i in statuses and self.STATES.get(statuses[i].state) in ("pending", "running")]
+        if remaining and not quiet:
+            self.context.log(40, f"{len(remaining)} jobs still in the queue after cancelling: "
+                                 f"{', '.join(remaining[:10])}")
+        return remaining

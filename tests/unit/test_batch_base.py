@@ -1,0 +1,226 @@
+"""Unit tests of BatchScheduler's own logic (grouping, pacing, retries, polling,
+stopping) against an in-memory batch system.  The real back ends are exercised
+in tests/cluster against real Slurm and Grid Engine."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gator_core import BatchScheduler, ChildEvent, EventKind, LaunchError, NativeStatus, Submission
+from gator_core.scheduler import ArrayRef, LaunchRequest, SchedulerContext
+
+
+class FakeBatch(BatchScheduler):
+    """A batch system in a dict: ids are counted up; tests change states by hand."""
+
+    name = "fake"
+    STATES = {"PD": "pending", "R": "running", "CD": "finished", "OOM": "finished"}
+
+    def __init__(self, options: dict[str, str], context: SchedulerContext) -> None:
+        super().__init__(options, context)
+        self.jobs: dict[str, NativeStatus] = {}
+        self.submissions: list[tuple[float, list[str]]] = []
+        self.failures: list[LaunchError] = []  # raised by the next submits, in order
+        self.query_error: Exception | None = None
+        self.queries: list[float] = []
+        self.cancelled: list[list[str]] = []
+        self.next_id = 100
+
+    async def submit(self, submission: Submission) -> list[str]:
+        self.count("submit")
+        if self.failures:
+            raise self.failures.pop(0)
+        self.next_id += 1
+        ids = ([f"{self.next_id}_{i}" for i in submission.indices] if submission.is_array
+               else [str(self.next_id)])
+        for native_id in ids:
+            self.jobs[native_id] = NativeStatus(native_id, "PD", "Priority")
+        self.submissions.append((time.monotonic(), [r.key for r in submission.requests]))
+        return ids
+
+    async def query(self, native_ids: Sequence[str]) -> dict[str, NativeStatus]:
+        self.queries.append(time.monotonic())
+        if self.query_error is not None:
+            raise self.query_error
+        return {i: self.jobs[i] for i in native_ids if i in self.jobs}
+
+    async def cancel(self, native_ids: Sequence[str]) -> None:
+        self.cancelled.append(list(native_ids))
+        for native_id in native_ids:
+            if native_id in self.jobs:
+                self.jobs[native_id] = NativeStatus(native_id, "CD", "cancelled")
+
+
+def make(options: dict[str, str] | None = None) -> tuple[FakeBatch, list[ChildEvent], list[str]]:
+    events: list[ChildEvent] = []
+    logs: list[str] = []
+    context = SchedulerContext(path="top", token="t", tracking=Path("/tmp"), interval=1.0, grace=0.5,
+                               events=events.append, log=lambda severity, text: logs.append(text),
+                               run_id="0123456789")
+    return FakeBatch({"poll": "0.05", "submit_rate": "1000", **(options or {})}, context), events, logs
+
+
+def req(key: str, index: int | None = None) -> LaunchRequest:
+    array = ArrayRef("top.arr", index, 10, "t") if index is not None else None
+    return LaunchRequest(key=key, path=f"top.{key}", kind="job", argv=("python",), env={}, cwd="/",
+                         tracking=f"/tmp/{key}", array=array)
+
+
+async def until(predicate: Any, what: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+def kinds(events: list[ChildEvent], key: str) -> list[EventKind]:
+    return [e.kind for e in events if e.key == key]
+
+
+def test_an_array_goes_in_as_one_submission_and_states_are_reported() -> None:
+    async def main() -> None:
+        sched, events, _ = make()
+        async with sched:
+            await sched.launch([req(f"t_{i}", i) for i in range(50)])
+            await until(lambda: sched.submissions, "the submission")
+            assert len(sched.submissions) == 1 and len(sched.submissions[0][1]) == 50
+            await until(lambda: EventKind.PENDING in kinds(events, "t_7"), "pending")
+            sched.jobs["101_7"] = NativeStatus("101_7", "R", host="n1")
+            await until(lambda: EventKind.RUNNING in kinds(events, "t_7"), "running")
+            sched.jobs["101_7"] = NativeStatus("101_7", "OOM", "memory", "n1", -9)
+            await until(lambda: EventKind.EXITED in kinds(events, "t_7"), "exited")
+            final = [e for e in events if e.key == "t_7"][-1]
+            assert (final.state, final.returncode, final.native_id) == ("OOM", -9, "101_7")
+            pending = next(e for e in events if e.key == "t_7" and e.kind is EventKind.PENDING)
+            assert pending.reason == "Priority"
+    asyncio.run(main())
+
+
+def test_a_job_that_vanishes_from_the_queue_is_reported_gone() -> None:
+    async def main() -> None:
+        sched, events, _ = make()
+        async with sched:
+            await sched.launch([req("a")])
+            await until(lambda: "101" in sched.jobs, "submission")
+            del sched.jobs["101"]
+            await until(lambda: EventKind.EXITED in kinds(events, "a"), "gone")
+            assert events[-1].state == "GONE"
+    asyncio.run(main())
+
+
+def test_transient_failures_are_retried_then_the_error_is_quoted() -> None:
+    async def main() -> None:
+        sched, events, logs = make({"retries": "3"})
+        sched.failures = [LaunchError("Socket timed out", transient=True)]
+        async with sched:
+            await sched.launch([req("a")])
+            await until(lambda: EventKind.SUBMITTED in kinds(events, "a"), "retry success", timeout=10)
+            assert sched.calls["submit"] == 2 and any("attempt 1 of 3" in text for text in logs)
+            sched.failures = [LaunchError("Socket timed out", transient=True)] * 2 + [
+                LaunchError("sbatch: error: Socket timed out", transient=True)]
+            await sched.launch([req("b")])
+            await until(lambda: EventKind.FAILED in kinds(events, "b"), "give up", timeout=15)
+            failed = [e for e in events if e.key == "b"][-1]
+            assert failed.reason == "sbatch: error: Socket timed out"
+    asyncio.run(main())
+
+
+def test_a_permanent_failure_is_not_retried() -> None:
+    async def main() -> None:
+        sched, events, _ = make()
+        sched.failures = [LaunchError("Invalid partition name specified", transient=False)]
+        async with sched:
+            await sched.launch([req("a")])
+            await until(lambda: EventKind.FAILED in kinds(events, "a"), "failure")
+            assert sched.calls["submit"] == 1
+            assert events[-1].reason == "Invalid partition name specified"
+    asyncio.run(main())
+
+
+def test_max_queued_holds_submissions_until_children_end() -> None:
+    async def main() -> None:
+        sched, events, _ = make({"max_queued": "2"})
+        async with sched:
+            await sched.launch([req(k) for k in "abcd"])
+            await until(lambda: len(sched.submissions) == 2, "two submissions")
+            await asyncio.sleep(0.2)
+            assert len(sched.submissions) == 2  # held: two in flight
+            sched.reported("a")  # its final report frees a slot at once
+            await until(lambda: len(sched.submissions) == 3, "third")
+            sched.jobs["102"] = NativeStatus("102", "CD")  # b ends in the queue: another slot
+            await until(lambda: len(sched.submissions) == 4, "fourth")
+            sched.jobs["101"] = NativeStatus("101", "CD")  # a's process has ended too
+    asyncio.run(main())
+
+
+def test_submit_rate_spaces_submissions() -> None:
+    async def main() -> None:
+        sched, _, _ = make({"submit_rate": "20"})
+        async with sched:
+            await sched.launch([req(k) for k in "abcde"])
+            await until(lambda: len(sched.submissions) == 5, "five submissions")
+            times = [t for t, _ in sched.submissions]
+            assert times[-1] - times[0] >= 4 * 0.05 * 0.9
+    asyncio.run(main())
+
+
+def test_one_query_per_interval_and_back_off_when_the_controller_refuses() -> None:
+    async def main() -> None:
+        sched, _, logs = make({"poll": "0.1"})
+        async with sched:
+            await sched.launch([req(f"t_{i}", i) for i in range(200)])
+            await asyncio.sleep(0.55)
+            healthy = len(sched.queries)
+            assert 3 <= healthy <= 6  # ~one per 0.1 s for all 200 children, not one per child
+            sched.query_error = RuntimeError("slurm_load_jobs error: Socket timed out")
+            await asyncio.sleep(1.6)
+            # Backing off: 0.2, 0.4, 0.8 s ... at most 4 failed queries in 1.6 s.
+            assert len(sched.queries) - healthy <= 4
+            assert any("status query failed" in text for text in logs)
+            sched.query_error = None
+    asyncio.run(main())
+
+
+def test_close_cancels_what_runs_but_lets_reported_children_end() -> None:
+    async def main() -> None:
+        sched, events, _ = make()
+        async with sched:
+            await sched.launch([req("a"), req("b")])
+            await until(lambda: len(sched.jobs) == 2, "submissions")
+            sched.reported("a")
+            sched.jobs["101"] = NativeStatus("101", "CD")  # a ends by itself
+        cancelled = [i for batch in sched.cancelled for i in batch]
+        assert cancelled == ["102"]
+    asyncio.run(main())
+
+
+def test_terminate_drops_queued_children_and_cancels_submitted_ones() -> None:
+    async def main() -> None:
+        sched, events, _ = make({"max_queued": "1"})
+        async with sched:
+            await sched.launch([req("a"), req("b")])
+            await until(lambda: len(sched.submissions) == 1, "a submitted")
+            await sched.terminate(["a", "b"])
+            assert sched.cancelled == [["101"]]
+            assert events[-1].key == "b" and events[-1].kind is EventKind.EXITED
+            assert "before it was submitted" in (events[-1].reason or "")
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("count,batches", [(1200, 3), (10, 1)])
+def test_cancels_go_out_in_batches(count: int, batches: int) -> None:
+    async def main() -> None:
+        sched, _, _ = make()
+        async with sched:
+            await sched.launch([req(f"t_{i}", i) for i in range(count)])
+            await until(lambda: len(sched.jobs) == count, "submission")
+        assert len(sched.cancelled) == batches
+        assert sum(len(batch) for batch in sched.cancelled) == count
+    asyncio.run(main())
