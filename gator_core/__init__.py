@@ -57,6 +57,8 @@ _EXPORTS: dict[str, str] = {
     "parse_bool": "scheduler",
     "parse_positive_int": "scheduler",
     "BatchScheduler": "batch",
+    "AgentScheduler": "agentclient",
+    "human_bytes": "textutil",
     "Submission": "batch",
     "NativeStatus": "batch",
     "parse_seconds": "batch",
@@ -69,6 +71,10 @@ _EXPORTS: dict[str, str] = {
     "child_main": "child",
     "RELEASE_FD": "envvars",
     "CHILD_KEY": "envvars",
+    "PARENT_URL": "envvars",
+    "TOKEN": "envvars",
+    "HOST_TRACKING": "envvars",
+    "HOST_LAUNCH_DIR": "envvars",
     "LogParser": "logparse",
     "Classified": "logparse",
     "preload_child": "child",
@@ -102,11 +108,12 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .agentclient import AgentScheduler
     from .batch import BatchScheduler, NativeStatus, Submission, parse_seconds
     from .child import main as child_main
     from .child import preload as preload_child
     from .config import Limits
-    from .envvars import CHILD_KEY, RELEASE_FD
+    from .envvars import CHILD_KEY, HOST_LAUNCH_DIR, HOST_TRACKING, PARENT_URL, RELEASE_FD, TOKEN
     from .exceptions import (
         ChildError,
         GatorError,
@@ -152,3 +159,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         spec_schema,
         validate,
     )
+    from .textutil import human_bytes

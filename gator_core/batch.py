@@ -44,7 +44,7 @@ from .scheduler import (
     parse_positive_int,
 )
 
-__all__ = ["BatchScheduler", "Submission", "NativeStatus", "group_submissions", "parse_seconds",
+__all__ = ["BatchScheduler", "Submission", "NativeStatus", "group_submissions", "group_key", "parse_seconds",
            "MAX_POLL"]
 
 MAX_POLL = 300.0  # seconds: the longest a back-off stretches the poll interval
@@ -99,15 +99,22 @@ class NativeStatus:
     returncode: int | None = None  # negative: killed by that signal
 
 
+def group_key(request: LaunchRequest) -> Any:
+    """Requests with the same key may go in as one array; None: only on its own."""
+    if request.array is None:
+        return None
+    return (request.array.array_path, request.array.template, repr(request.resources), request.kind)
+
+
 def group_submissions(requests: Sequence[LaunchRequest], max_array: int) -> list[Submission]:
     """Arrays by (array, template, resources); everything else one by one."""
     groups: dict[Any, list[LaunchRequest]] = {}
     singles: list[Submission] = []
     for request in requests:
-        if request.array is None:
+        key = group_key(request)
+        if key is None:
             singles.append(Submission((request,)))
             continue
-        key = (request.array.array_path, request.array.template, repr(request.resources), request.kind)
         groups.setdefault(key, []).append(request)
     out = list(singles)
     for members in groups.values():
@@ -154,6 +161,10 @@ class BatchScheduler(Scheduler):
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
+        # Something went wrong (a child ended without reporting, something was
+        # terminated or cancelled): the top of the run then sweeps the queue for
+        # leftovers of the whole run.
+        self.troubled = False
         self._poll_base = self.settings["poll"] or max(5.0, float(context.interval))
         self._poll_interval = self._poll_base
         self.calls: dict[str, int] = {}  # command name -> calls made (for benchmarks and tests)
@@ -219,11 +230,11 @@ class BatchScheduler(Scheduler):
     async def launch(self, requests: Sequence[LaunchRequest]) -> None:
         for request in requests:
             self._tracked[request.key] = _Tracked(request.key, str(request.log_path))
-        for submission in group_submissions(requests, self.settings["max_array"]):
-            self._queue.extend(self.split(submission))
+        self._queue.extend(group_submissions(requests, self.settings["max_array"]))
         self._wake.set()
 
     async def terminate(self, keys: Sequence[str]) -> None:
+        self.troubled = True
         ids = []
         for key in keys:
             tracked = self._tracked.get(key)
@@ -253,14 +264,17 @@ class BatchScheduler(Scheduler):
                 pass
         self._queue.clear()
         live = [t for t in self._tracked.values() if t.native_id is not None and not self._done(t)]
-        # Children that reported are ending by themselves: give them a moment, so that
-        # the batch system's accounting shows them completed rather than cancelled.
+        # Children that reported are ending by themselves: let them, so that the batch
+        # system's accounting shows them completed rather than cancelled.  One look
+        # (after a moment) finds any that hang on; those are cancelled with the rest.
         ending = [t.native_id for t in live if t.key in self._reported]
         others = [t.native_id for t in live if t.key not in self._reported]
         if others:
+            self.troubled = True
             await self._cancel_ids(others)  # type: ignore[arg-type]
         still = await self._wait_gone(ending, ENDING_WAIT, quiet=True) if ending else []  # type: ignore[arg-type]
         if still:
+            self.troubled = True
             await self._cancel_ids(still)
         if others or still:
             await self._wait_gone([*others, *still], self.context.grace + 20)  # type: ignore[list-item]
@@ -306,11 +320,30 @@ class BatchScheduler(Scheduler):
                         self._queue.pop(0)
                 else:
                     self._queue.pop(0)
-                wait = last + gap - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                last = time.monotonic()
-                await self._submit_with_retries(submission)
+                    submission = self._coalesce(submission, limit)
+                for part in self.split(submission):
+                    wait = last + gap - time.monotonic()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    last = time.monotonic()
+                    await self._submit_with_retries(part)
+
+    def _coalesce(self, head: Submission, limit: int | None) -> Submission:
+        """Merge into ``head`` the queued submissions of the same array (a tier hands
+        over a big array in several launch calls): one submission, up to max_array."""
+        key = group_key(head.requests[0])
+        if key is None or limit is not None:
+            return head
+        requests = list(head.requests)
+        kept = []
+        for submission in self._queue:
+            if (group_key(submission.requests[0]) == key
+                    and len(requests) + len(submission.requests) <= self.settings["max_array"]):
+                requests.extend(submission.requests)
+            else:
+                kept.append(submission)
+        self._queue = kept
+        return Submission(tuple(requests))
 
     async def _submit_with_retries(self, submission: Submission) -> None:
         attempts = self.settings["retries"]
@@ -318,7 +351,14 @@ class BatchScheduler(Scheduler):
         for attempt in range(1, attempts + 1):
             try:
                 ids = await self.submit(submission)
-            except LaunchError as exc:
+                if len(ids) != len(submission.requests):
+                    raise LaunchError(f"the batch system returned {len(ids)} ids for "
+                                      f"{len(submission.requests)} children")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure fails the children, never the tier
+                if not isinstance(exc, LaunchError):
+                    exc = LaunchError(str(exc) or type(exc).__name__, transient=False)
                 if exc.transient and attempt < attempts:
                     self.context.log(30, f"submission failed (attempt {attempt} of {attempts}), "
                                          f"trying again in {delay:g} s: {exc}")
@@ -334,6 +374,11 @@ class BatchScheduler(Scheduler):
                 tracked.submitted_at = time.monotonic()
                 self._by_native[native_id] = request.key
                 self.context.events(ChildEvent(request.key, EventKind.SUBMITTED, native_id=native_id))
+            # Terminated while the submission was on its way: cancel what it made.
+            late = [native_id for request, native_id in zip(submission.requests, ids, strict=True)
+                    if request.key in self._cancelled]
+            if late:
+                await self._cancel_ids(late)
             return
 
     # -- status ------------------------------------------------------------------------------------
@@ -368,6 +413,8 @@ class BatchScheduler(Scheduler):
             if tracked is None or self._done(tracked):
                 continue
             status = statuses.get(native_id)
+            if key not in self._reported and (status is None or self.STATES.get(status.state) == "finished"):
+                self.troubled = True  # a child ended without reporting
             if status is None:
                 # Gone from the batch system's view, and no final state was seen.
                 self._final(key, EventKind.EXITED, state="GONE", reason="left the queue without a final state")  # type: ignore[arg-type]
@@ -405,13 +452,15 @@ class BatchScheduler(Scheduler):
                 self.context.log(40, f"cancelling {len(ids)} jobs failed: {exc}")
 
     async def _wait_gone(self, ids: Sequence[str], timeout: float, *, quiet: bool = False) -> list[str]:
-        """Ask (bounded) until none of ``ids`` is queued or running; return those that are."""
+        """Ask (bounded) until none of ``ids`` is queued or running; return those that are.
+        The first look comes after a second (most are gone by then), later ones a
+        poll interval apart, so that closing does not hammer the controller either."""
         deadline = time.monotonic() + timeout
         remaining = list(ids)
-        pause = 0.25  # short at first: a reported child is usually gone at once
+        pause = min(1.0, self._poll_base)
         while remaining and time.monotonic() < deadline:
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 2.0)
+            await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(self._poll_base, 5.0)
             try:
                 statuses = await self.query(remaining)
             except Exception:

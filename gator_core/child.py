@@ -13,14 +13,14 @@ parent was lost, 2 when the child could not start at all.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
 import sys
+from dataclasses import replace
 
 from .config import NodeConfig, RunConfig
-from .envvars import CHILD_KEY, PARENT_URL, TOKEN
+from .envvars import CHILD_KEY, HOST_LAUNCH_DIR, HOST_TRACKING, PARENT_URL, TOKEN
 from .exceptions import ChildError, GatorError
 from .protocol import Hello, Refuse, Welcome
 from .spec.model import Job
@@ -45,6 +45,8 @@ def preload() -> None:
 
 async def _run_tier(spec: object, welcome: Welcome, link: SyncParentLink, url: str, token: str,
                     key: str) -> int:
+    import asyncio
+
     from .plugins import scheduler_class
     from .tier import Tier
     from .transport import ParentLink
@@ -90,6 +92,22 @@ async def _run_tier(spec: object, welcome: Welcome, link: SyncParentLink, url: s
         await uplink.close()
 
 
+def on_this_host(node: NodeConfig) -> NodeConfig:
+    """The node as this host sees it: a scheduler that runs the child where the
+    submitting machine's filesystem is not says where its tracking data goes and
+    which directory stands for the run's launch directory."""
+    tracking, launch = os.environ.get(HOST_TRACKING), os.environ.get(HOST_LAUNCH_DIR)
+    if not tracking and not launch:
+        return node
+    changes: dict[str, object] = {}
+    if tracking:
+        os.makedirs(tracking, exist_ok=True)
+        changes["tracking"] = tracking
+    if launch and node.cwd:
+        changes["cwd"] = [launch, *node.cwd[1:]]
+    return replace(node, **changes)  # type: ignore[arg-type]
+
+
 def _child(url: str, token: str, key: str) -> int:
     link = SyncParentLink.connect(url, token, timeout=CONNECT_TIMEOUT)
     try:
@@ -107,8 +125,10 @@ def _child(url: str, token: str, key: str) -> int:
         from .wrapper import Wrapper
 
         run = RunConfig.from_dict(welcome.config["run"])
-        node = NodeConfig.from_dict(welcome.config["node"])
+        node = on_this_host(NodeConfig.from_dict(welcome.config["node"]))
         return Wrapper(spec, node, run, key=key, link=link, url=url, token=token).run()
+    import asyncio  # tiers only: a wrapper never loads it
+
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     return loop.run_until_complete(_run_tier(spec, welcome, link, url, token, key))

@@ -4,9 +4,10 @@
 they are handled here before anything heavy is imported.  Every other command
 goes to the typer application in :mod:`gator_core.commands`.
 
-Exit codes: 0 everything passed; 1 a job failed or was lost; 2 a bad spec or
-bad usage; 130 interrupted.  Errors are printed as one clear message, never a
-traceback (set GATOR_DEBUG=1 to see one for an unexpected error).
+Exit codes: 0 everything passed; 1 a job failed or was lost; 2 a bad spec,
+bad usage, or a scheduler that could not start (nothing ran); 130 interrupted.
+Errors are printed as one clear message, never a traceback (set GATOR_DEBUG=1
+to see one for an unexpected error).
 """
 
 from __future__ import annotations

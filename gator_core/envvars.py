@@ -23,6 +23,8 @@ __all__ = [
     "TOKEN",
     "CHILD_KEY",
     "RELEASE_FD",
+    "HOST_TRACKING",
+    "HOST_LAUNCH_DIR",
     "CONTROL_VARIABLES",
     "overlay",
     "expand",
@@ -44,7 +46,13 @@ RELEASE_FD = "GATOR_RELEASE_FD"
 # The job API's address and key (set by each wrapper for its own job).
 API_ADDRESS = "GATOR_API"
 API_KEY = "GATOR_API_KEY"
-CONTROL_VARIABLES = (PARENT_URL, TOKEN, CHILD_KEY, RELEASE_FD, API_ADDRESS, API_KEY)
+# Optional, set by a scheduler that runs a child on a host without the
+# submitting machine's filesystem: where the child keeps its tracking data,
+# and the directory that stands for the run's launch directory there.
+HOST_TRACKING = "GATOR_HOST_TRACKING"
+HOST_LAUNCH_DIR = "GATOR_HOST_LAUNCH_DIR"
+CONTROL_VARIABLES = (PARENT_URL, TOKEN, CHILD_KEY, RELEASE_FD, API_ADDRESS, API_KEY, HOST_TRACKING,
+                     HOST_LAUNCH_DIR)
 
 _VAR = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 

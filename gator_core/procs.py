@@ -15,8 +15,10 @@ import os
 import signal
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import psutil
+if TYPE_CHECKING:
+    import psutil
 
 __all__ = [
     "become_subreaper",
@@ -60,6 +62,8 @@ def direct_children() -> list[int]:
 
 def descendants(pid: int | None = None) -> list[psutil.Process]:
     """Every live descendant of ``pid`` (default: this process)."""
+    import psutil  # on first use: a wrapper that never needs it starts quicker
+
     try:
         return psutil.Process(pid or os.getpid()).children(recursive=True)
     except psutil.Error:
@@ -80,6 +84,8 @@ def signal_tree(root_pgid: int | None, sig: int, *, include_descendants_of: int 
         except (ProcessLookupError, PermissionError):
             pass
     if include_descendants_of is not None:
+        import psutil
+
         for proc in descendants(include_descendants_of):
             try:
                 proc.send_signal(sig)

@@ -242,8 +242,12 @@ def find_run(path: str | Path) -> Path:
         runs = [entry for entry in directory.iterdir() if (entry / DB_NAME).exists()]
     except OSError:
         runs = []
-    if runs:
-        return max(runs, key=lambda entry: ((entry / DB_NAME).stat().st_mtime, entry.name))
+    if runs:  # the newest: the one started last (its spec copy is written once, at the start)
+        def started(entry: Path) -> tuple[float, str]:
+            marker = entry / "spec.yaml"
+            return (marker if marker.exists() else entry / DB_NAME).stat().st_mtime, entry.name
+
+        return max(runs, key=started)
     raise StoreError(f"{directory} is not a Gator tracking directory (no {DB_NAME}), "
                      f"nor a directory of runs")
 

@@ -212,7 +212,7 @@ async def run_async(
         on_start(directory, seed)
     interrupted = False
     loop = asyncio.get_running_loop()
-    signals = (signal.SIGINT, signal.SIGTERM)
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: the terminal went away
 
     def interrupt(name: str) -> None:
         nonlocal interrupted

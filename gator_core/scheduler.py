@@ -300,7 +300,8 @@ class Scheduler(abc.ABC):
     @abc.abstractmethod
     async def terminate(self, keys: Sequence[str]) -> None:
         """Ask the children to stop: SIGTERM (or cancel), then SIGKILL after a grace period.
-        Children still queued are dropped and reported ``EXITED``."""
+        Children still queued are dropped and reported ``EXITED``.  A tier that stops
+        calls it even with no keys (nothing queued), so the scheduler knows of the stop."""
 
     @abc.abstractmethod
     async def close(self) -> None:

@@ -601,7 +601,7 @@ class Tier:
                 self._spawn(self._send_stop(child.link, reason))
             else:
                 queued.append(child.key)
-        if queued and self.scheduler is not None:
+        if self.scheduler is not None:  # even with nothing queued: the scheduler learns of the stop
             self._spawn(self._terminate(queued))
         self._wake.set()
 
@@ -621,12 +621,14 @@ class Tier:
         """Record that the tier could not run at all (its scheduler did not start), so
         that ``gator show`` says why instead of showing a run that never ends."""
         now = time.time()
+        self.stopping = reason  # nothing may be considered for launch any more
+        for child in self.children:  # none of them can run now: lost, each with the reason
+            self._finish(child, self._final_summary(child, "lost", f"not started: {reason}"))
+        self._dirty.update(self.children)
         summary = self.current_summary()
-        jobs = summary["jobs"]
-        jobs["lost"] += jobs["pending"] + jobs["running"]  # none of them can run now
-        jobs["pending"] = jobs["running"] = 0
         summary.update(result="fail", reason=reason, started=now, stopped=now)
         self.store.set_attrs({"id": self.key, "path": self.node.path, "started": now, "stopped": now,
+                              "kind": "array" if isinstance(self.spec, JobArray) else "group",
                               "result": "fail", "reason": reason, "summary": summary})
         self.store.add_message(_ERROR, reason)
         self._flush()

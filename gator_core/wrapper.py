@@ -278,8 +278,10 @@ class Wrapper:
         return job_environment(os.environ, layer)
 
     def _start(self, env: dict[str, str]) -> JobProcess | str:
-        argv = [expand(self.job.command or "", env), *(expand(a, env) for a in self.job.args)]
         cwd = expand_path(self.node.cwd, env)
+        if "PWD" in env:
+            env = {**env, "PWD": cwd}  # as a shell's cd would: a stale PWD misleads scripts
+        argv = [expand(self.job.command or "", env), *(expand(a, env) for a in self.job.args)]
         self.store.set_attrs({"argv": argv, "cwd": cwd})
         if not os.path.isdir(cwd):
             return f"cannot enter working directory {cwd}: {os.strerror(errno.ENOENT)}"

@@ -2,7 +2,7 @@
 
 Why a process of its own: Grid Engine's DRMAA library is C code that must be
 loaded by a process started with the right ``GLIBC_TUNABLES`` (see
-docs/schedulers.md), that blocks in its calls, and that may crash; the tier
+docs/batch.md), that blocks in its calls, and that may crash; the tier
 stays an ordinary asyncio process and talks to the agent over pipes.
 
 Protocol: one JSON object a line on stdin, one answer a line on stdout, in

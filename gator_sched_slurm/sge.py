@@ -183,7 +183,7 @@ class SgeScheduler(BatchScheduler):
         first = submission.requests[0]
         env = {**os.environ, **first.env}
         env.pop(CHILD_KEY, None)  # set by the job's own script (it differs per task)
-        template = native.job_template(submission, self.python, first.argv[1:], env, self.settings,
+        template = native.job_template(submission, first.argv, env, self.settings,
                                        native.job_name(self.context.run_id, submission.path))
         try:
             answer = await self._request("submit", template=template)
@@ -239,8 +239,9 @@ class SgeScheduler(BatchScheduler):
             raise SchedulerError(f"deleting jobs failed: {answer.get('error')}")
 
     async def _sweep(self) -> None:
-        """At the top of the run: delete whatever of this run is still queued anywhere
-        (jobs of child tiers whose own sessions ended without deleting them)."""
+        """At the top of the run: delete what of this run is still queued anywhere:
+        pending jobs always, running ones too when something went wrong (jobs of
+        child tiers whose own sessions ended without deleting them)."""
         prefix = native.job_name(self.context.run_id, "")
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -250,8 +251,8 @@ class SgeScheduler(BatchScheduler):
         except (OSError, asyncio.TimeoutError):
             return
         self.count("qstat")
-        left = [job_id for job_id, name in parse_qstat_xml(out.decode(errors="replace"))
-                if name.startswith(prefix)]
+        left = [job_id for job_id, name, state in parse_qstat_xml(out.decode(errors="replace"))
+                if name.startswith(prefix) and (state == "pending" or self.troubled)]
         if left:
             self.context.log(30, f"deleting {len(left)} jobs of this run still in the queue")
             try:
@@ -264,8 +265,8 @@ class SgeScheduler(BatchScheduler):
                 self.context.log(40, f"qdel of {len(left)} jobs of this run failed")
 
 
-def parse_qstat_xml(text: str) -> list[tuple[str, str]]:
-    """(job number, job name) of each job in ``qstat -xml`` output."""
+def parse_qstat_xml(text: str) -> list[tuple[str, str, str]]:
+    """(job number, job name, state: pending or running) of each job in ``qstat -xml``."""
     try:
         root = ElementTree.fromstring(text)
     except ElementTree.ParseError:
@@ -274,5 +275,5 @@ def parse_qstat_xml(text: str) -> list[tuple[str, str]]:
     for job in root.iter("job_list"):
         number, name = job.findtext("JB_job_number"), job.findtext("JB_name")
         if number and name:
-            out.append((number.strip(), name.strip()))
+            out.append((number.strip(), name.strip(), job.get("state", "running")))
     return out

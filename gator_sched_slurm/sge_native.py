@@ -99,12 +99,12 @@ def split_for_bulk(submission: Submission) -> list[Submission]:
             for first, last in contiguous_runs(list(by_index))]
 
 
-def job_template(submission: Submission, python: str, argv_tail: Sequence[str],
-                 env: Mapping[str, str], settings: Mapping[str, Any], name: str) -> dict[str, Any]:
+def job_template(submission: Submission, argv: Sequence[str], env: Mapping[str, str],
+                 settings: Mapping[str, Any], name: str) -> dict[str, Any]:
     """What the DRMAA agent needs to submit one submission (a single job, or one
     bulk job over a contiguous run of array indices)."""
     first = submission.requests[0]
-    command = "exec " + " ".join(shlex.quote(part) for part in (python, *argv_tail))
+    command = "exec " + " ".join(shlex.quote(part) for part in argv)
     if submission.is_array:
         # Task ids count from 1, gator's indices from 0: the child's key is
         # <template>_<index>, and the script sends its output to that element's

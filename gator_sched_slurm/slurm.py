@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -85,6 +86,9 @@ class SlurmScheduler(BatchScheduler):
         return proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")
 
     async def start(self) -> None:
+        missing = [name for name in ("sbatch", "squeue", "scancel") if shutil.which(name) is None]
+        if missing:
+            raise SchedulerError(f"{', '.join(missing)} not found on PATH: is this a Slurm submission host?")
         if self._accounting is None:
             self._accounting = await self._detect_accounting()
         await super().start()
@@ -105,7 +109,7 @@ class SlurmScheduler(BatchScheduler):
             os.makedirs(request.tracking, exist_ok=True)
         first = submission.requests[0]
         argv = cmd.sbatch_command(submission, self.settings, cmd.job_name(self.context.run_id, submission.path))
-        script = cmd.batch_script(submission, self.python, first.argv[1:])
+        script = cmd.batch_script(submission, first.argv)
         # URL and token go through the environment sbatch exports, never a command line.
         env = {**os.environ, **{k: v for k, v in first.env.items() if k != CHILD_KEY}}
         code, out, err = await self._run(argv, stdin=script, env=env)
@@ -166,14 +170,15 @@ class SlurmScheduler(BatchScheduler):
             await self._sweep()
 
     async def _sweep(self) -> None:
-        """At the top of the run: cancel whatever of this run is still queued anywhere."""
+        """At the top of the run: cancel what of this run is still queued anywhere:
+        pending jobs always (nothing will run them now), running ones too when
+        something went wrong (a tier may have died before cancelling its own)."""
         prefix = cmd.job_name(self.context.run_id, "")
         try:
-            code, out, _ = await self._run(["squeue", "-h", "--me", "-o", "%i|%j"])
+            code, out, _ = await self._run(["squeue", "-h", "--me", "-o", cmd.SWEEP_FORMAT])
         except (SchedulerError, LaunchError):
             return
-        left = [line.split("|", 1)[0] for line in out.splitlines()
-                if "|" in line and line.split("|", 1)[1].startswith(prefix)]
+        left = cmd.leftovers(out, prefix, running_too=self.troubled) if code == 0 else []
         if left:
             self.context.log(30, f"cancelling {len(left)} jobs of this run still in the queue")
             await self._cancel_ids(left)

@@ -25,7 +25,8 @@ from gator_core import CHILD_KEY, NativeStatus, Resources, Submission
 
 __all__ = ["STATES", "TRANSIENT", "sbatch_command", "batch_script", "parse_sbatch", "task_ids",
            "squeue_command", "parse_squeue", "sacct_command", "parse_sacct", "scancel_command",
-           "is_transient", "job_name", "base_ids", "SQUEUE_FORMAT", "memory_kill"]
+           "is_transient", "job_name", "base_ids", "SQUEUE_FORMAT", "memory_kill", "leftovers",
+           "SWEEP_FORMAT"]
 
 # Slurm's job states, and what each means for a child.
 STATES: dict[str, str] = {
@@ -102,7 +103,7 @@ def sbatch_command(submission: Submission, settings: Mapping[str, Any], name: st
     return argv
 
 
-def batch_script(submission: Submission, python: str, argv_tail: Sequence[str]) -> str:
+def batch_script(submission: Submission, argv: Sequence[str]) -> str:
     """The job script: which child this is, then the child's command.
 
     The parent's URL and the run's token are not in it: they travel in the
@@ -116,7 +117,7 @@ def batch_script(submission: Submission, python: str, argv_tail: Sequence[str]) 
     else:
         lines.append(f"{CHILD_KEY}={shlex.quote(first.key)}")
     lines.append(f"export {CHILD_KEY}")
-    lines.append("exec " + " ".join(shlex.quote(part) for part in (python, *argv_tail)))
+    lines.append("exec " + " ".join(shlex.quote(part) for part in argv))
     return "\n".join(lines) + "\n"
 
 
@@ -218,6 +219,25 @@ def memory_kill(output_tail: str) -> str | None:
             if found is None or "(" in text:
                 found = text
     return found
+
+
+SWEEP_FORMAT = "%i|%j|%T"
+
+
+def leftovers(stdout: str, prefix: str, *, running_too: bool) -> list[str]:
+    """Ids to cancel among ``squeue -h -o SWEEP_FORMAT`` lines: this run's pending jobs
+    (nobody will run them now), and its running ones too when asked.  A pending
+    array range keeps its brackets, without the throttle (``77_[3-9%2]`` to
+    ``77_[3-9]``), as scancel takes it."""
+    out = []
+    for line in stdout.splitlines():
+        parts = line.strip().split("|")
+        if len(parts) < 3 or not parts[1].startswith(prefix):
+            continue
+        native_id, state = parts[0], _state(parts[2])
+        if state == "PENDING" or (running_too and STATES.get(state) in ("pending", "running")):
+            out.append(native_id.split("%", 1)[0] + ("]" if "%" in native_id else ""))
+    return out
 
 
 def scancel_command(native_ids: Sequence[str]) -> list[str]:

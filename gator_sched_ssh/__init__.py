@@ -1,6 +1,15 @@
-"""Plain SSH hosts scheduler.
+"""Plain SSH hosts scheduler: ``--scheduler ssh``, registered through the ``gator``
+entry-point group.  See docs/ssh.md."""
 
-Not yet implemented: this package is delivered by the SSH issue.  It
-registers no scheduler until then, so ``gator schedulers`` does not list one
-that cannot run.
-"""
+from __future__ import annotations
+
+from gator_core import hookimpl
+
+__all__ = ["gator_schedulers"]
+
+
+@hookimpl
+def gator_schedulers() -> list[type]:
+    from .scheduler import SshScheduler  # paramiko loads in the agent only
+
+    return [SshScheduler]

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Everything but the YAML loader is imported now (it is light).  The loader
+# loads on first use, so that a child process that needs only the model (a
+# wrapper) does not pay for PyYAML.
 from .deps import DepTarget, resolve_dependency
-from .loader import load_spec, loads_spec, parse_spec
 from .model import (
     MEMORY_UNITS,
     Cores,
@@ -23,6 +28,20 @@ from .model import (
 from .schema import spec_schema
 from .serial import dump_spec, from_dict, to_dict
 from .validate import root_path, validate
+
+if TYPE_CHECKING:
+    from .loader import load_spec, loads_spec, parse_spec
+
+_LAZY = {"load_spec", "loads_spec", "parse_spec"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(".loader", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Cores",

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
 from .model import SPEC_CLASSES, Cores, Feature, JobArray, License, Memory, Node, Rule
 
 __all__ = ["dump_spec", "to_dict", "from_dict"]
@@ -38,11 +36,7 @@ def _fields(obj: Any) -> list[tuple[str, Any]]:
     return out
 
 
-class _Dumper(yaml.SafeDumper):
-    """A private dumper, so that registering representers changes nothing global."""
-
-
-def _represent(dumper: yaml.SafeDumper, obj: Any) -> yaml.Node:
+def _represent(dumper: Any, obj: Any) -> Any:
     tag = f"!{obj.TAG}"
     if isinstance(obj, (Cores, Memory, License, Feature, Rule)):
         values = [getattr(obj, name) for name in obj.FIELDS]
@@ -52,13 +46,30 @@ def _represent(dumper: yaml.SafeDumper, obj: Any) -> yaml.Node:
     return dumper.represent_mapping(tag, _fields(obj))
 
 
-for _cls in SPEC_CLASSES.values():
-    _Dumper.add_representer(_cls, _represent)
+_DUMPER: Any = None
+
+
+def _dumper() -> Any:
+    """A private dumper class (registering representers changes nothing global), made
+    on first use: children that never dump YAML never import it."""
+    global _DUMPER
+    if _DUMPER is None:
+        import yaml
+
+        class Dumper(yaml.SafeDumper):
+            pass
+
+        for cls in SPEC_CLASSES.values():
+            Dumper.add_representer(cls, _represent)
+        _DUMPER = Dumper
+    return _DUMPER
 
 
 def dump_spec(node: Node) -> str:
     """YAML text for a tree, in the mapping form with ``id``."""
-    return yaml.dump(node, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100)
+    import yaml
+
+    return yaml.dump(node, Dumper=_dumper(), sort_keys=False, default_flow_style=False, width=100)
 
 
 def to_dict(obj: Any) -> Any:

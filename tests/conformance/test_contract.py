@@ -42,10 +42,10 @@ class Recorder:
             await asyncio.sleep(0.02)
 
 
-def make(scheduler_cls: type, tmp_path: Path, recorder: Recorder, **options: str) -> Any:
+def make(scheduler_cls: type, tmp_path: Path, recorder: Recorder, options: dict[str, str], **more: str) -> Any:
     context = SchedulerContext(path="test", token="t0ken", tracking=tmp_path, interval=1.0, grace=1.0,
-                               events=recorder, log=lambda severity, text: None)
-    return scheduler_cls(options, context)
+                               events=recorder, log=lambda severity, text: None, run_id="0123456789abcdef")
+    return scheduler_cls({**options, **more}, context)
 
 
 def request(tmp_path: Path, key: str, code: str, cores: int | None = 1, env: dict[str, str] | None = None
@@ -59,29 +59,30 @@ def run(coro: Any) -> Any:
     return asyncio.run(asyncio.wait_for(coro, units(120)))
 
 
-def test_children_run_with_the_given_environment_and_report_one_final_event(scheduler_cls, tmp_path):
-    out = tmp_path / "out.txt"
+def test_children_run_with_the_given_environment_and_report_one_final_event(scheduler_cls, scheduler_options,
+                                                                         same_filesystem, tmp_path):
     recorder = Recorder()
+    # The child says what it saw through its exit status: 3 when the variable
+    # arrived (and, where children share this machine's files, the directory too).
+    wanted_cwd = repr(str(tmp_path)) if same_filesystem else "os.getcwd()"
+    code = f"import os; raise SystemExit(3 if os.environ.get('GATOR_X') == 'seen' and os.getcwd() == {wanted_cwd} else 4)"
 
     async def scenario() -> None:
-        async with make(scheduler_cls, tmp_path, recorder) as sched:
-            code = (f"import os; open({str(out)!r}, 'w').write(os.environ['GATOR_X'] + ' ' + os.getcwd());"
-                    "raise SystemExit(3)")
+        async with make(scheduler_cls, tmp_path, recorder, scheduler_options) as sched:
             await sched.launch([request(tmp_path, "a", code, env={"GATOR_X": "seen"}),
                                 request(tmp_path, "b", "pass")])
             await recorder.wait_final(["a", "b"], 30)
 
     run(scenario())
-    assert out.read_text() == f"seen {tmp_path}"
     assert [(e.kind, e.returncode) for e in recorder.final("a")] == [(EventKind.EXITED, 3)]
     assert [(e.kind, e.returncode) for e in recorder.final("b")] == [(EventKind.EXITED, 0)]
 
 
-def test_a_child_that_cannot_start_ends_with_a_reason(scheduler_cls, tmp_path):
+def test_a_child_that_cannot_start_ends_with_a_reason(scheduler_cls, scheduler_options, tmp_path):
     recorder = Recorder()
 
     async def scenario() -> None:
-        async with make(scheduler_cls, tmp_path, recorder) as sched:
+        async with make(scheduler_cls, tmp_path, recorder, scheduler_options) as sched:
             bad = LaunchRequest(key="x", path="test.x", kind="job", argv=("/no/such/interpreter", "-c", "1"),
                                 env={}, cwd=str(tmp_path), tracking=str(tmp_path / "x"))
             await sched.launch([bad])
@@ -94,13 +95,15 @@ def test_a_child_that_cannot_start_ends_with_a_reason(scheduler_cls, tmp_path):
         assert event.reason
 
 
-def test_launch_returns_at_once_and_terminate_ends_running_and_queued_children(scheduler_cls, tmp_path):
+def test_launch_returns_at_once_and_terminate_ends_running_and_queued_children(scheduler_cls, scheduler_options,
+                                                                             tmp_path):
     marker = f"{uuid.uuid4().hex}"
     recorder = Recorder()
     sleeper = f"import time; time.sleep(300)  # {marker}"
 
     async def scenario() -> float:
-        async with make(scheduler_cls, tmp_path, recorder, **_one_at_a_time(scheduler_cls)) as sched:
+        async with make(scheduler_cls, tmp_path, recorder, scheduler_options,
+                        **_one_at_a_time(scheduler_cls)) as sched:
             started = time.monotonic()
             await sched.launch([request(tmp_path, f"s{i}", sleeper) for i in range(4)])
             took = time.monotonic() - started
@@ -117,12 +120,12 @@ def test_launch_returns_at_once_and_terminate_ends_running_and_queued_children(s
     assert gator_processes(marker) == []
 
 
-def test_close_leaves_no_child_and_sends_nothing_after(scheduler_cls, tmp_path):
+def test_close_leaves_no_child_and_sends_nothing_after(scheduler_cls, scheduler_options, tmp_path):
     marker = f"{uuid.uuid4().hex}"
     recorder = Recorder()
 
     async def scenario() -> None:
-        sched = make(scheduler_cls, tmp_path, recorder)
+        sched = make(scheduler_cls, tmp_path, recorder, scheduler_options)
         async with sched:
             await sched.launch([request(tmp_path, f"c{i}", f"import time; time.sleep(300)  # {marker}")
                                 for i in range(2)])
@@ -160,11 +163,11 @@ SPEC = """
 """
 
 
-def test_a_tree_runs_with_results_and_dependencies(scheduler_name, scheduler_env, tmp_path):
+def test_a_tree_runs_with_results_and_dependencies(scheduler_name, scheduler_env, scheduler_args, tmp_path):
     spec = write(tmp_path / "s.yaml", SPEC)
     tracking = tmp_path / "t"
-    gator("run", spec, "-t", tracking, "--scheduler", scheduler_name, env=scheduler_env, cwd=tmp_path,
-          check=1)
+    gator("run", spec, "-t", tracking, "--scheduler", scheduler_name, *scheduler_args, env=scheduler_env,
+          cwd=tmp_path, check=1)
     tree = json.loads(gator("show", tracking, "--json", check=0).stdout)
     assert node(tree, "top.ok")["result"] == "pass"
     assert node(tree, "top.bad")["exit_code"] == 2
@@ -173,7 +176,7 @@ def test_a_tree_runs_with_results_and_dependencies(scheduler_name, scheduler_env
     assert tree["jobs"]["total"] == 6 and tree["jobs"]["failed"] == 1
 
 
-def test_an_interrupted_tree_leaves_nothing_behind(scheduler_name, scheduler_env, tmp_path):
+def test_an_interrupted_tree_leaves_nothing_behind(scheduler_name, scheduler_env, scheduler_args, tmp_path):
     import subprocess
 
     marker = f"{100 + uuid.uuid4().int % 100}.{uuid.uuid4().int % 1000}"
@@ -182,7 +185,7 @@ def test_an_interrupted_tree_leaves_nothing_behind(scheduler_name, scheduler_env
     import os
 
     proc = subprocess.Popen([PY, "-m", "gator_core.cli", "run", str(spec), "-t", str(tmp_path / "t"),
-                             "--scheduler", scheduler_name, "--grace", "1"],
+                             "--scheduler", scheduler_name, *scheduler_args, "--grace", "1"],
                             cwd=tmp_path, env={**os.environ, **scheduler_env},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_for(lambda: len(gator_processes(marker)) >= 2, 60, "both jobs to start")

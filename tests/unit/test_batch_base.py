@@ -31,9 +31,14 @@ class FakeBatch(BatchScheduler):
         self.queries: list[float] = []
         self.cancelled: list[list[str]] = []
         self.next_id = 100
+        self.submit_delay = 0.0
+        self.crash: Exception | None = None
 
     async def submit(self, submission: Submission) -> list[str]:
         self.count("submit")
+        await asyncio.sleep(self.submit_delay)
+        if self.crash is not None:
+            raise self.crash
         if self.failures:
             raise self.failures.pop(0)
         self.next_id += 1
@@ -223,4 +228,44 @@ def test_cancels_go_out_in_batches(count: int, batches: int) -> None:
             await until(lambda: len(sched.jobs) == count, "submission")
         assert len(sched.cancelled) == batches
         assert sum(len(batch) for batch in sched.cancelled) == count
+    asyncio.run(main())
+
+
+def test_a_child_terminated_while_its_submission_is_on_its_way_is_cancelled() -> None:
+    async def main() -> None:
+        sched, events, _ = make()
+        sched.submit_delay = 0.3
+        async with sched:
+            await sched.launch([req("a")])
+            await asyncio.sleep(0.1)  # the submit call is running
+            await sched.terminate(["a"])
+            await until(lambda: sched.cancelled, "the late cancel")
+            assert sched.cancelled == [["101"]]
+            await until(lambda: EventKind.EXITED in kinds(events, "a"), "the final event")
+    asyncio.run(main())
+
+
+def test_an_array_handed_over_in_several_launch_calls_is_one_submission() -> None:
+    async def main() -> None:
+        sched, _, _ = make({"max_array": "1000"})
+        async with sched:
+            for start in range(0, 1000, 250):  # as a tier hands over a big array
+                await sched.launch([req(f"t_{i}", i) for i in range(start, start + 250)])
+            await until(lambda: len(sched.jobs) == 1000, "the submission")
+            assert [len(keys) for _, keys in sched.submissions] == [1000]
+    asyncio.run(main())
+
+
+def test_a_back_end_that_crashes_fails_the_children_and_the_scheduler_goes_on() -> None:
+    """Not a hang: an unexpected error in submit fails those children with it quoted."""
+    async def main() -> None:
+        sched, events, _ = make()
+        sched.crash = FileNotFoundError("sbatch not found")
+        async with sched:
+            await sched.launch([req("a")])
+            await until(lambda: EventKind.FAILED in kinds(events, "a"), "the failure")
+            assert events[-1].reason == "sbatch not found"
+            sched.crash = None
+            await sched.launch([req("b")])
+            await until(lambda: EventKind.SUBMITTED in kinds(events, "b"), "the next submission")
     asyncio.run(main())

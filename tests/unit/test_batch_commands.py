@@ -91,10 +91,10 @@ def test_tiers_ask_for_one_cpu_and_nothing_else() -> None:
 
 
 def test_batch_script_sets_child_key_and_never_holds_the_secret() -> None:
-    single = slurm_commands.batch_script(Submission((request("a b"),)), "/usr/bin/python3",
-                                         ["-m", "gator_core.child"])
+    single = slurm_commands.batch_script(Submission((request("a b"),)),
+                                         ["/usr/bin/python3", "-m", "gator_core.child"])
     assert f"{CHILD_KEY}='a b'" in single and "exec /usr/bin/python3 -m gator_core.child" in single
-    array = slurm_commands.batch_script(array_of([0, 1]), "/py", ["-m", "gator_core.child"])
+    array = slurm_commands.batch_script(array_of([0, 1]), ["/py", "-m", "gator_core.child"])
     assert f'{CHILD_KEY}=t_"$SLURM_ARRAY_TASK_ID"' in array
     for script in (single, array):
         assert "s3cret" not in script and "ws://" not in script
@@ -194,7 +194,7 @@ def test_contiguous_runs_and_bulk_split() -> None:
 def test_job_template_for_a_bulk_job_runs_each_task_as_its_element() -> None:
     sub = array_of([4, 5, 6])
     env = {"GATOR_TOKEN": "s3cret", "PATH": "/usr/bin"}
-    template = sge_native.job_template(sub, "/py", ["-m", "gator_core.child"], env, {}, "gator.x.top.arr.t")
+    template = sge_native.job_template(sub, ["/py", "-m", "gator_core.child"], env, {}, "gator.x.top.arr.t")
     assert template["bulk"] == [5, 7]  # task ids from 1: index = SGE_TASK_ID - 1
     assert template["remoteCommand"] == "/bin/sh" and template["args"][0] == "-c"
     script = template["args"][1]
@@ -234,7 +234,7 @@ def test_parse_qstat_xml() -> None:
     <job_list state="pending"><JB_job_number>13</JB_job_number><JB_name>other</JB_name></job_list>
   </job_info>
 </job_info>"""
-    assert parse_qstat_xml(text) == [("12", "gator.01234567.top.a"), ("13", "other")]
+    assert parse_qstat_xml(text) == [("12", "gator.01234567.top.a", "running"), ("13", "other", "pending")]
     assert parse_qstat_xml("not xml") == []
 
 
@@ -253,3 +253,13 @@ def test_memory_kill_is_read_from_what_slurmstepd_wrote() -> None:
         "StepId=25.batch exceeded memory limit (461590528 > 52428800), being killed"
     assert slurm_commands.memory_kill("my job printed: exceeded memory limit\n") is None
     assert slurm_commands.memory_kill("slurmstepd: error: *** JOB 3 CANCELLED ***\n") is None
+
+
+def test_leftovers_are_this_runs_pending_jobs_and_running_ones_only_when_asked() -> None:
+    text = ("77_[3-9%2]|gator.01234567.top.arr.t|PENDING\n"
+            "77_1|gator.01234567.top.arr.t|RUNNING\n"
+            "80|gator.01234567.top.g|COMPLETING\n"
+            "81|gator.89abcdef.top.x|PENDING\n")
+    prefix = "gator.01234567."
+    assert slurm_commands.leftovers(text, prefix, running_too=False) == ["77_[3-9]"]
+    assert slurm_commands.leftovers(text, prefix, running_too=True) == ["77_[3-9]", "77_1", "80"]
