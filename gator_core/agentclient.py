@@ -53,12 +53,14 @@ class AgentScheduler(Scheduler):
     on start) and :meth:`agent_export` (what child tiers receive besides the
     agent's socket).  ``close_wait`` is how long, beyond the grace period, a
     closing tier waits for its children to end (an SSH child copies its
-    tracking data back first).
+    tracking data back first).  ``start_timeout`` bounds the agent's start
+    (an SSH agent connects to every host first).
     """
 
     agent_module: ClassVar[str] = ""
     agent_name: ClassVar[str] = "agent"
     close_wait: ClassVar[float] = 5.0
+    start_timeout: ClassVar[float] = AGENT_START_TIMEOUT  # seconds for the agent to say it is ready
 
     def __init__(self, options: Any, context: Any) -> None:
         super().__init__(options, context)
@@ -102,9 +104,9 @@ class AgentScheduler(Scheduler):
         self._agent.stdin.write(json.dumps(config).encode() + b"\n")
         await self._agent.stdin.drain()
         try:
-            line = await asyncio.wait_for(self._agent.stdout.readline(), AGENT_START_TIMEOUT)
+            line = await asyncio.wait_for(self._agent.stdout.readline(), self.start_timeout)
         except asyncio.TimeoutError:
-            line = b""
+            line = f"no answer within {self.start_timeout:g} s".encode()
         if line.startswith(b"error: "):  # the agent says what is wrong (e.g. a host it cannot use)
             await self._stop_agent()
             raise SchedulerError(line[7:].decode(errors="replace").strip())
@@ -142,8 +144,13 @@ class AgentScheduler(Scheduler):
         except OSError as exc:
             raise SchedulerError(f"cannot reach the {self.agent_name} at {self._socket_path}: {exc}") from None
         await self._send({"op": "hello", "token": self.context.token})
-        line = await asyncio.wait_for(self._reader.readline(), AGENT_START_TIMEOUT)
-        reply = json.loads(line or b"{}")
+        try:
+            line = await asyncio.wait_for(self._reader.readline(), AGENT_START_TIMEOUT)
+            reply = json.loads(line or b"{}")
+        except (asyncio.TimeoutError, ConnectionError, ValueError) as exc:
+            reason = f"no welcome within {AGENT_START_TIMEOUT:g} s" if isinstance(exc, asyncio.TimeoutError) \
+                else f"{type(exc).__name__}: {exc}"
+            raise SchedulerError(f"the {self.agent_name} did not answer this tier: {reason}") from None
         if reply.get("ev") != "welcome":
             raise SchedulerError(f"the {self.agent_name} refused this tier: {reply.get('reason', 'no answer')}")
         self._listener = asyncio.create_task(self._listen())

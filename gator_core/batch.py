@@ -184,6 +184,12 @@ class BatchScheduler(Scheduler):
         left the batch system's view (finished, as far as it can tell).  Raise
         any exception to signal a failed query (the base backs off)."""
 
+    async def queued(self, native_ids: Sequence[str]) -> dict[str, NativeStatus]:
+        """Which of these jobs the batch system still holds (pending or running), for a
+        closing tier to wait on.  The default is :meth:`query`; override it when the
+        query answers from something slower than the queue itself."""
+        return await self.query(native_ids)
+
     @abc.abstractmethod
     async def cancel(self, native_ids: Sequence[str]) -> None:
         """Cancel these jobs (queued or running), in one call."""
@@ -462,7 +468,7 @@ class BatchScheduler(Scheduler):
             await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(self._poll_base, 5.0)
             try:
-                statuses = await self.query(remaining)
+                statuses = await self.queued(remaining)
             except Exception:
                 continue
             remaining = [i for i in remaining

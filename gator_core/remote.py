@@ -189,7 +189,8 @@ class HostServer:
             argv = message.get("argv")
             if argv:
                 try:
-                    os.execvp(argv[0], [str(part) for part in argv])
+                    # The host's interpreter may be given as ~/venv/bin/python (see docs/ssh.md).
+                    os.execvp(os.path.expanduser(str(argv[0])), [str(part) for part in argv])
                 except OSError as exc:
                     print(f"gator: cannot start {argv[0]}: {exc.strerror}", file=sys.stderr)
                     code = 127

@@ -212,7 +212,11 @@ async def run_async(
         on_start(directory, seed)
     interrupted = False
     loop = asyncio.get_running_loop()
-    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: the terminal went away
+    signals = [signal.SIGINT, signal.SIGTERM]
+    # SIGHUP means the terminal went away, so the run stops cleanly; but a run started under
+    # nohup has chosen to outlive its terminal and must keep ignoring it.
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signals.append(signal.SIGHUP)
 
     def interrupt(name: str) -> None:
         nonlocal interrupted

@@ -65,6 +65,15 @@ class SlurmScheduler(BatchScheduler):
         inherited = context.inherited or {}
         accounting = self.settings["accounting"]
         self._accounting: bool | None = accounting if accounting is not None else inherited.get("accounting")
+        self._seen: dict[str, NativeStatus] = {}  # each job's status in the last squeue answer
+        # Jobs squeue saw end without reporting (with squeue's final state, when it had one),
+        # for sacct to give their exit code in the next interval.
+        self._awaiting: dict[str, NativeStatus | None] = {}
+
+    @property
+    def status_latency(self) -> float:  # type: ignore[override]
+        # With accounting, a job that died unreported is known one interval later (sacct).
+        return super().status_latency + (self._poll_interval if self._accounting is not False else 0.0)
 
     async def _run(self, argv: list[str], *, stdin: str | None = None,
                    env: Mapping[str, str] | None = None) -> tuple[int, str, str]:
@@ -123,32 +132,55 @@ class SlurmScheduler(BatchScheduler):
         return cmd.task_ids(job_id, submission)
 
     async def query(self, native_ids: Sequence[str]) -> dict[str, NativeStatus]:
-        """squeue for every job (one call: live state, pending reason, node); then, with
-        accounting, sacct for the jobs that ended without their child reporting (one
-        call, only when there are any: it gives the exit code, and outlives MinJobAge)."""
-        argv = cmd.squeue_command(native_ids)
-        code, out, err = await self._run(argv)
+        """One call per poll interval.  squeue is live (sacct lags slurmctld by seconds, and
+        so do its pending reasons), so it is the usual call.  When squeue shows that a job
+        ended without its child reporting, and accounting is on, the next interval's call
+        is sacct, for those jobs alone: it has their exit code, and outlives MinJobAge.
+        Until then they keep the state last seen, and so do the others for that interval."""
+        if self._awaiting:
+            return await self._accounted(native_ids)
+        statuses = await self.queued(native_ids)
+        for native_id in native_ids:
+            if native_id not in statuses and self._just_submitted(native_id):
+                statuses[native_id] = NativeStatus(native_id, "PENDING")  # squeue can lag sbatch
+        if self._accounting:
+            for native_id in native_ids:
+                seen = statuses.get(native_id)
+                if (seen is None or self.STATES.get(seen.state) == "finished") and not self._has_reported(native_id):
+                    self._awaiting[native_id] = seen
+                    statuses[native_id] = self._seen.get(native_id) or NativeStatus(native_id, "PENDING")
+        self._seen = {native_id: statuses[native_id] for native_id in native_ids if native_id in statuses}
+        return statuses
+
+    async def queued(self, native_ids: Sequence[str]) -> dict[str, NativeStatus]:
+        code, out, err = await self._run(cmd.squeue_command(native_ids))
         if code != 0 and "invalid job id" not in err.lower():  # all aged out of slurmctld: none known
             raise SchedulerError(f"squeue failed (exit code {code}): {err.strip()}")
-        statuses = cmd.parse_squeue(out) if code == 0 else {}
-        if not self._accounting:
-            return statuses
-        ended = [native_id for native_id in native_ids
-                 if self.STATES.get(statuses[native_id].state if native_id in statuses else "", "finished")
-                 == "finished" and not self._has_reported(native_id)]
+        return cmd.parse_squeue(out) if code == 0 else {}
+
+    async def _accounted(self, native_ids: Sequence[str]) -> dict[str, NativeStatus]:
+        """sacct for the jobs squeue saw end unreported; the rest as last seen."""
+        awaiting, self._awaiting = self._awaiting, {}
+        statuses = {native_id: self._seen[native_id] for native_id in native_ids if native_id in self._seen}
+        ended = [native_id for native_id in native_ids if native_id in awaiting]
         if not ended:
             return statuses
-        code, out, err = await self._run(cmd.sacct_command(ended))
-        if code != 0:
-            raise SchedulerError(f"sacct failed (exit code {code}): {err.strip()}")
+        try:
+            code, out, err = await self._run(cmd.sacct_command(ended))
+            if code != 0:
+                raise SchedulerError(f"sacct failed (exit code {code}): {err.strip()}")
+        except (SchedulerError, LaunchError) as exc:
+            self.context.log(30, f"{exc}; using what squeue said of {len(ended)} jobs")
+            out = ""
         accounted = cmd.parse_sacct(out)
         for native_id in ended:
             final = accounted.get(native_id)
             if final is not None and self.STATES.get(final.state) == "finished":
                 statuses[native_id] = final
-            elif native_id not in statuses and self._just_submitted(native_id):
-                # Neither has it yet (both can lag behind sbatch for a moment).
-                statuses[native_id] = NativeStatus(native_id, "PENDING")
+            elif awaiting[native_id] is not None:
+                statuses[native_id] = awaiting[native_id]  # squeue's final state, without exit code
+            else:
+                statuses.pop(native_id, None)  # gone from both: left without a final state
         return statuses
 
     def _has_reported(self, native_id: str) -> bool:

@@ -34,6 +34,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 import traceback
 from collections import deque
 from dataclasses import dataclass, field
@@ -156,6 +157,8 @@ class SshAgent:
             client.writer.write(json.dumps(message, separators=(",", ":")).encode() + b"\n")
 
     def broadcast_error(self, text: str) -> None:
+        # Also to the agent's log: a warning raised while connecting has no tier listening yet.
+        print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
         for client in self.clients:
             if client.authenticated:
                 self.send(client, {"ev": "error", "reason": text})
@@ -368,6 +371,9 @@ class SshAgent:
         problem = self._fetch(link, request.remote, request.tracking)
         if problem:
             event = {**event, "reason": problem}
+            # A child that already sent its final report has its EXITED ignored by the tier,
+            # so the copy-back failure is said as a warning too.
+            self.loop.call_soon_threadsafe(self.broadcast_error, f"{request.path}: {problem}")
         self.loop.call_soon_threadsafe(self.finish, request, event)
 
     def _fetch(self, link: HostLink, remote: str, local: str) -> str | None:

@@ -34,7 +34,7 @@ from typing import Any
 
 from gator_core import UsageError, parse_bool, parse_size
 
-__all__ = ["Host", "HostsConfig", "load_hosts", "parse_inline", "DEFAULT_KNOWN_HOSTS"]
+__all__ = ["Host", "HostsConfig", "load_hosts", "parse_inline", "expand_path", "DEFAULT_KNOWN_HOSTS"]
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 _HOST_FIELDS = {"name", "address", "port", "user", "key", "slots", "memory", "python", "workdir", "shared",
@@ -82,7 +82,8 @@ class HostsConfig:
         return cls(tuple(Host.from_dict(item) for item in data["hosts"]), data["known_hosts"])
 
 
-def _expand(path: str, base: Path | None) -> str:
+def expand_path(path: str, base: Path | None) -> str:
+    """``~`` and ``$VAR`` expanded; a relative path taken from ``base`` when one is given."""
     expanded = os.path.expanduser(os.path.expandvars(path))
     if base is not None and not os.path.isabs(expanded):
         expanded = str(base / expanded)
@@ -114,7 +115,7 @@ def _host(raw: Any, where: str, shared_default: bool, base: Path | None) -> Host
     if not 0 < port < 65536:
         raise UsageError(f"{where}: 'port' must be 1-65535")
     address = str(raw["address"])
-    key = _expand(str(raw["key"]), base) if raw.get("key") else None
+    key = expand_path(str(raw["key"]), base) if raw.get("key") else None
     return Host(name=str(raw.get("name") or address), address=address, port=port,
                 user=str(raw.get("user") or getpass.getuser()), key=key, slots=slots, memory=memory,
                 python=str(raw.get("python") or "python3"), workdir=str(raw.get("workdir") or "gator-work"),
@@ -133,7 +134,7 @@ def load_hosts(path: str | Path) -> HostsConfig:
     """Read a hosts file; UsageError naming the file (and host) for anything wrong."""
     import yaml
 
-    file = Path(_expand(str(path), None))
+    file = Path(expand_path(str(path), None))
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -154,7 +155,7 @@ def load_hosts(path: str | Path) -> HostsConfig:
     base = file.parent
     hosts = [_host(raw, f"{file}: hosts[{index}]", shared, base) for index, raw in enumerate(data["hosts"])]
     _check_names(hosts, str(file))
-    known = _expand(str(data.get("known_hosts") or DEFAULT_KNOWN_HOSTS), base)
+    known = expand_path(str(data.get("known_hosts") or DEFAULT_KNOWN_HOSTS), base)
     return HostsConfig(tuple(hosts), known)
 
 
@@ -179,4 +180,4 @@ def parse_inline(text: str, known_hosts: str | None = None) -> HostsConfig:
             raise UsageError(f"host={text!r}: expected NAME=VALUE after a comma, got {item!r}")
         raw[name.strip()] = value.strip()
     host = _host(raw, f"host={text!r}", False, None)
-    return HostsConfig((host,), _expand(known_hosts or DEFAULT_KNOWN_HOSTS, None))
+    return HostsConfig((host,), expand_path(known_hosts or DEFAULT_KNOWN_HOSTS, None))

@@ -34,7 +34,7 @@ import paramiko
 
 from .hosts import Host
 
-__all__ = ["HostLink", "HostError", "route_path", "parse_route"]
+__all__ = ["HostLink", "HostError", "route_path", "parse_route", "shell_path"]
 
 _ROUTE = re.compile(rb"^GET /via/(\d{1,5})[ /?]")
 EXEC_TIMEOUT = 60.0  # a setup command on the host (mkdir, probing python)
@@ -46,6 +46,17 @@ class HostError(Exception):
 
 def route_path(port: int) -> str:
     return f"/via/{port}"
+
+
+def shell_path(path: str) -> str:
+    """``path`` for the host's shell: quoted, except that a leading ``~`` still means the
+    remote home directory (quoting alone would make it a directory literally named ``~``)."""
+    if path == "~":
+        return '"$HOME"'
+    if path.startswith("~/"):
+        rest = path[2:]
+        return '"$HOME"/' + shlex.quote(rest) if rest else '"$HOME"/'
+    return shlex.quote(path)
 
 
 def parse_route(head: bytes) -> int | None:
@@ -167,8 +178,10 @@ class HostLink:
     def _prepare(self) -> str:
         """Make the work directory (its absolute path comes back) and check the interpreter."""
         host = self.host
-        workdir, python = shlex.quote(host.workdir), shlex.quote(host.python)
-        code, out, err = self.run(f"mkdir -p -- {workdir} && cd -- {workdir} && pwd && "
+        workdir, python = shell_path(host.workdir), shell_path(host.python)
+        # The interpreter is probed from the home directory, where the child server will run
+        # too, so a relative interpreter path means the same thing in both places.
+        code, out, err = self.run(f"mkdir -p -- {workdir} && (cd -- {workdir} && pwd) && "
                                   f"exec {python} -c 'import gator_core.remote'")
         lines = out.strip().splitlines()
         if code != 0:
@@ -184,7 +197,7 @@ class HostLink:
         assert self.transport is not None
         channel = self.transport.open_session(timeout=self.connect_timeout)
         channel.set_combine_stderr(True)
-        channel.exec_command(f"exec {shlex.quote(self.host.python)} -m gator_core.remote")
+        channel.exec_command(f"exec {shell_path(self.host.python)} -m gator_core.remote")
         channel.sendall((json.dumps({"grace": self.grace}) + "\n").encode())
         channel.settimeout(EXEC_TIMEOUT)
         head = b""

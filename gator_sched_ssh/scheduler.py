@@ -16,6 +16,7 @@ Options (``--sched-arg KEY=VALUE``):
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from gator_core import (
@@ -29,7 +30,7 @@ from gator_core import (
     parse_seconds,
 )
 
-from .hosts import HostsConfig, load_hosts, parse_inline
+from .hosts import HostsConfig, expand_path, load_hosts, parse_inline
 
 __all__ = ["SshScheduler"]
 
@@ -47,6 +48,7 @@ class SshScheduler(AgentScheduler):
     agent_module = "gator_sched_ssh.agent"
     agent_name = "SSH agent"
     close_wait = 60.0  # children copy their tracking data back before they end
+    start_timeout = 180.0  # the agent connects to every host (each up to connect_timeout, with retries)
     options = (
         Option("hosts", str, None, "hosts file (YAML): address, port, user, key, slots, python, workdir"),
         Option("host", str, None, "one host: [user@]address[:port][,slots=N,python=PATH,workdir=DIR,key=FILE]"),
@@ -72,7 +74,7 @@ class SshScheduler(AgentScheduler):
         if settings["hosts"]:
             hosts = load_hosts(settings["hosts"])
             if settings["known_hosts"]:
-                hosts = replace(hosts, known_hosts=settings["known_hosts"])
+                hosts = replace(hosts, known_hosts=expand_path(settings["known_hosts"], Path.cwd()))
         elif settings["host"]:
             hosts = parse_inline(settings["host"], settings["known_hosts"])
         else:

@@ -194,6 +194,17 @@ def test_a_remote_interpreter_that_cannot_run_gator_is_named(runs: Any) -> None:
     assert "No module named 'gator_core'" in out.stderr
 
 
+def test_host_paths_may_start_with_the_remote_home(runs: Any) -> None:
+    """``~/`` in python and workdir means the remote user's home; the rest stays literal."""
+    hosts = Path(os.environ["GATOR_TEST_SSH_HOSTS"]).read_text().split("  - name: h2")[0]  # h1 alone
+    write(runs.tmp_path / "hosts.yaml", hosts.replace("/home/gatortest/venv/bin/python", "~/venv/bin/python")
+          .replace("/home/gatortest/work-h1", "'~/work tilde $X'"))
+    gator("run", write(runs.tmp_path / "one.yaml", "!Job {id: one, command: pwd}"), "--scheduler", "ssh",
+          "--sched-arg", f"hosts={runs.tmp_path / 'hosts.yaml'}", cwd=runs.tmp_path, check=0)
+    assert node(show(runs.tmp_path / "tracking"), "root.one")["host"] == "h1"
+    assert "/home/gatortest/work tilde $X\n" in gator("logs", runs.tmp_path / "tracking", "root.one").stdout
+
+
 def test_ctrl_c_kills_the_remote_process_trees(runs: Any) -> None:
     marker = f"{300 + os.getpid() % 500}.{time.monotonic_ns() % 1000}"
     proc, tracking = runs.start(f"""

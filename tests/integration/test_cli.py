@@ -187,3 +187,20 @@ def test_interval_is_respected_by_heartbeats(tmp_path: Path):
     _, _, tree = run_spec(tmp_path, "!Job {id: s, command: sleep, args: [2]}", "--interval", "0.3")
     assert node(tree, "root.s")["result"] == "pass"
     assert time.monotonic() - start >= 2
+
+
+def test_a_scheduler_that_cannot_start_stops_the_run_and_says_why(tmp_path: Path):
+    """Nothing runs (exit 2), and the tracking directory records why for `gator show`."""
+    write(tmp_path / "s.yaml", TREE)
+    tracking = tmp_path / "t"
+    proc = gator("run", "s.yaml", "-t", tracking, "--scheduler", "ssh", "--sched-arg",
+                 "host=nobody@127.0.0.1:1,slots=1", cwd=tmp_path, check=2)
+    assert "the ssh scheduler did not start" in proc.stderr and "127.0.0.1:1" in proc.stderr
+    assert "cannot connect" in proc.stderr and "Traceback" not in proc.stderr
+    tree = json.loads(gator("show", tracking, "--json", check=0).stdout)
+    assert tree["result"] == "fail" and "did not start" in tree["reason"]
+    for path in ("top.ok", "top.broken"):
+        item = node(tree, path)
+        assert item["result"] == "lost" and item["reason"].startswith("not started: the ssh scheduler"), item
+    assert tree["jobs"]["lost"] == 2 and tree["jobs"]["pending"] == 0
+    assert "0/2 passed, 2 lost" in gator("show", tracking, check=0).stdout

@@ -16,12 +16,12 @@ import pytest
 from helpers import gator_processes, node, units, wait_for, write
 
 
-def start_run(tmp_path: Path, spec_text: str, *args: str) -> tuple[subprocess.Popen[str], Path]:
+def start_run(tmp_path: Path, spec_text: str, *args: str, **popen: object) -> tuple[subprocess.Popen[str], Path]:
     spec = write(tmp_path / "spec.yaml", spec_text)
     tracking = tmp_path / "t"
     proc = subprocess.Popen([sys.executable, "-m", "gator_core.cli", "run", str(spec), "--tracking",
                              str(tracking), *args], cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, **popen)  # type: ignore[call-overload]
     return proc, tracking
 
 
@@ -92,7 +92,8 @@ def test_a_child_that_cannot_start_is_lost_with_its_own_words(tmp_path: Path):
     assert "exit code 9" in job["reason"] and "this interpreter cannot run gator" in job["reason"]
 
 
-@pytest.mark.parametrize("sig, name", [(signal.SIGINT, "SIGINT"), (signal.SIGTERM, "SIGTERM")])
+@pytest.mark.parametrize("sig, name", [(signal.SIGINT, "SIGINT"), (signal.SIGTERM, "SIGTERM"),
+                                       (signal.SIGHUP, "SIGHUP")])  # SIGHUP: the terminal closed
 def test_interrupt_stops_everything_and_keeps_the_results(tmp_path: Path, sig: int, name: str):
     marker = f"{3000 + uuid.uuid4().int % 1000}.{os.getpid()}"
     spec = f"""
@@ -120,6 +121,17 @@ def test_interrupt_stops_everything_and_keeps_the_results(tmp_path: Path, sig: i
     assert "INTERRUPTED" in out
     assert gator_processes(marker) == [], "a process of the run outlived it"
     assert gator_processes(str(tracking)) == []
+
+
+def test_a_run_started_under_nohup_ignores_sighup(tmp_path: Path):
+    marker = f"{5000 + uuid.uuid4().int % 1000}.{os.getpid()}"
+    proc, tracking = start_run(tmp_path, f"!Job {{id: j, command: sh, args: [-c, 'echo started; sleep 2 # {marker}']}}",
+                               preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    find_job(marker)
+    proc.send_signal(signal.SIGHUP)
+    code, out, _ = finish(proc, timeout=30)
+    assert code == 0, out
+    assert node(show(tracking), "root.j")["result"] == "pass"
 
 
 def test_the_run_ends_even_when_killed_hard_and_the_store_keeps_what_was_done(tmp_path: Path):

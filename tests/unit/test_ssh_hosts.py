@@ -5,13 +5,14 @@ Real connections are exercised in tests/cluster/test_ssh.py against real sshd.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from gator_core import UsageError
 from gator_sched_ssh.hosts import load_hosts, parse_inline
-from gator_sched_ssh.link import parse_route, route_path
+from gator_sched_ssh.link import parse_route, route_path, shell_path
 
 
 def write(path: Path, text: str) -> Path:
@@ -94,6 +95,16 @@ def test_the_inline_form_refuses_passwords_and_nonsense() -> None:
         parse_inline("bob@build,password=x")
     with pytest.raises(UsageError, match="expected NAME=VALUE"):
         parse_inline("bob@build,slots")
+
+
+@pytest.mark.parametrize("path", ["~", "~/gator work", "~/", "/opt/py thon/bin/python3", "python3", "~user/x", "$HOME/x"])
+def test_remote_paths_keep_their_meaning_in_the_hosts_shell(tmp_path: Path, path: str) -> None:
+    home = str(tmp_path)
+    got = subprocess.run(["sh", "-c", f"printf %s {shell_path(path)}"], env={"HOME": home, "PATH": "/usr/bin:/bin"},
+                         capture_output=True, text=True, check=True).stdout
+    # Only a leading ~ or ~/ means the home directory; anything else, $ included, is literal.
+    expected = home + path[1:] if path == "~" or path.startswith("~/") else path
+    assert got == expected
 
 
 def test_forwarded_connections_are_routed_by_their_path_only_to_known_ports() -> None:
