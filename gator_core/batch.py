@@ -29,7 +29,7 @@ import abc
 import asyncio
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -50,6 +50,7 @@ __all__ = ["BatchScheduler", "Submission", "NativeStatus", "group_submissions", 
 MAX_POLL = 300.0  # seconds: the longest a back-off stretches the poll interval
 CANCEL_BATCH = 500  # ids in one cancel call
 ENDING_WAIT = 15.0  # seconds close() lets children that reported end by themselves
+GONE_WAIT = 20.0  # seconds beyond --grace that closing waits for cancelled jobs to leave the queue
 
 
 def parse_seconds(text: str) -> float:
@@ -165,8 +166,12 @@ class BatchScheduler(Scheduler):
         # terminated or cancelled): the top of the run then sweeps the queue for
         # leftovers of the whole run.
         self.troubled = False
+        # A child died or was killed without reporting: if it was a tier, its own
+        # children may be left in the queue, so this tier sweeps its subtree.
+        self.lost_children = False
         self._poll_base = self.settings["poll"] or max(5.0, float(context.interval))
         self._poll_interval = self._poll_base
+        self._last_query = float("-inf")  # monotonic time of the last status query
         self.calls: dict[str, int] = {}  # command name -> calls made (for benchmarks and tests)
 
     # -- the back end ---------------------------------------------------------------------------
@@ -241,6 +246,8 @@ class BatchScheduler(Scheduler):
 
     async def terminate(self, keys: Sequence[str]) -> None:
         self.troubled = True
+        if keys:
+            self.lost_children = True
         ids = []
         for key in keys:
             tracked = self._tracked.get(key)
@@ -257,6 +264,56 @@ class BatchScheduler(Scheduler):
         self._reported.add(key)
         self._wake.set()  # its slot under max_queued is free
 
+    def sweep_scope(self) -> str | None:
+        """Whose leftover jobs a closing tier should look for in the queue (a path prefix;
+        ``""`` for the whole run), or None for nobody's.  The top of the run sweeps the
+        whole run when anything went wrong; any other tier sweeps its own subtree when
+        a child died or was killed without reporting (a tier's children outlive it).
+        A run where nothing went wrong makes no sweep query at all."""
+        if self.context.top and self.troubled:
+            return ""
+        if self.lost_children:
+            return self.context.path + "."
+        return None
+
+    async def sweep_queue(self, leftovers: Callable[[], Awaitable[list[str] | None]],
+                          cancel: Callable[[list[str]], Awaitable[None]] | None = None) -> None:
+        """Cancel leftovers until none is left, for a bounded time (``--grace`` + GONE_WAIT).
+        ``leftovers()`` lists, in one query, the ids of the jobs to cancel that are still
+        pending or running (None when the query failed); each is cancelled once, by
+        ``cancel`` (default: :meth:`cancel`, in batches).  Queries are paced by
+        :meth:`pace_query`, so a closing tier still makes one per poll interval at most."""
+        deadline = time.monotonic() + self.context.grace + GONE_WAIT
+        done: set[str] = set()
+        left: list[str] = []
+        while self._next_query_at() <= deadline:
+            await self.pace_query()
+            found = await leftovers()
+            if found is None:
+                return
+            left = found
+            fresh = [native_id for native_id in left if native_id not in done]
+            if fresh:
+                self.context.log(30, f"cancelling {len(fresh)} jobs of this run still in the queue")
+                await (cancel or self._cancel_ids)(fresh)
+                done.update(fresh)
+            if not left:
+                return
+        self.context.log(40, f"{len(left)} jobs of this run still in the queue after cancelling: "
+                             f"{', '.join(left[:10])}")
+
+    async def pace_query(self) -> None:
+        """Wait until a status query is allowed: the first a moment after closing starts
+        (at the end of a run most jobs are gone by then), any other a poll interval
+        after the last.  Call it before any query of your own (a sweep)."""
+        await asyncio.sleep(max(0.0, self._next_query_at() - time.monotonic()))
+        self._last_query = time.monotonic()
+
+    def _next_query_at(self) -> float:
+        if self._last_query == float("-inf"):
+            return time.monotonic() + min(1.0, self._poll_base)
+        return self._last_query + self._poll_base
+
     async def close(self) -> None:
         if self._closed:
             return
@@ -271,19 +328,16 @@ class BatchScheduler(Scheduler):
         self._queue.clear()
         live = [t for t in self._tracked.values() if t.native_id is not None and not self._done(t)]
         # Children that reported are ending by themselves: let them, so that the batch
-        # system's accounting shows them completed rather than cancelled.  One look
-        # (after a moment) finds any that hang on; those are cancelled with the rest.
+        # system's accounting shows them completed rather than cancelled.  Those that
+        # hang on past ENDING_WAIT are cancelled; the others are cancelled at once.
         ending = [t.native_id for t in live if t.key in self._reported]
         others = [t.native_id for t in live if t.key not in self._reported]
         if others:
             self.troubled = True
             await self._cancel_ids(others)  # type: ignore[arg-type]
-        still = await self._wait_gone(ending, ENDING_WAIT, quiet=True) if ending else []  # type: ignore[arg-type]
-        if still:
-            self.troubled = True
-            await self._cancel_ids(still)
-        if others or still:
-            await self._wait_gone([*others, *still], self.context.grace + 20)  # type: ignore[list-item]
+        if ending or others:
+            await self._wait_gone([*ending, *others], self.context.grace + GONE_WAIT + ENDING_WAIT,  # type: ignore[list-item]
+                                  ending=set(ending))  # type: ignore[arg-type]
 
     # -- submitting ------------------------------------------------------------------------------
     def _drop_cancelled(self) -> None:
@@ -395,7 +449,7 @@ class BatchScheduler(Scheduler):
                     if t.native_id is not None and not self._done(t)]
             if not live:
                 continue
-            started = time.monotonic()
+            started = self._last_query = time.monotonic()
             try:
                 statuses = await self.query(live)
             except Exception as exc:  # a slow or refusing controller: ask less often
@@ -420,7 +474,7 @@ class BatchScheduler(Scheduler):
                 continue
             status = statuses.get(native_id)
             if key not in self._reported and (status is None or self.STATES.get(status.state) == "finished"):
-                self.troubled = True  # a child ended without reporting
+                self.troubled = self.lost_children = True  # a child ended without reporting
             if status is None:
                 # Gone from the batch system's view, and no final state was seen.
                 self._final(key, EventKind.EXITED, state="GONE", reason="left the queue without a final state")  # type: ignore[arg-type]
@@ -457,23 +511,30 @@ class BatchScheduler(Scheduler):
             except Exception as exc:
                 self.context.log(40, f"cancelling {len(ids)} jobs failed: {exc}")
 
-    async def _wait_gone(self, ids: Sequence[str], timeout: float, *, quiet: bool = False) -> list[str]:
+    async def _wait_gone(self, ids: Sequence[str], timeout: float, *, ending: set[str] | None = None) -> list[str]:
         """Ask (bounded) until none of ``ids`` is queued or running; return those that are.
-        The first look comes after a second (most are gone by then), later ones a
-        poll interval apart, so that closing does not hammer the controller either."""
+        Those in ``ending`` (their child reported) are given ENDING_WAIT to leave by
+        themselves, then cancelled.  Looks are a poll interval apart, counted from the
+        poller's last query too: when thousands of tiers stop at once, the controller
+        must not see more than one query per interval from each."""
         deadline = time.monotonic() + timeout
+        give_up_ending = time.monotonic() + ENDING_WAIT
         remaining = list(ids)
-        pause = min(1.0, self._poll_base)
-        while remaining and time.monotonic() < deadline:
-            await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-            pause = min(self._poll_base, 5.0)
+        ending = set(ending or ())
+        while remaining and self._next_query_at() <= deadline:
+            await self.pace_query()
             try:
                 statuses = await self.queued(remaining)
             except Exception:
                 continue
             remaining = [i for i in remaining
                          if i in statuses and self.STATES.get(statuses[i].state) in ("pending", "running")]
-        if remaining and not quiet:
+            hanging = [i for i in remaining if i in ending] if time.monotonic() >= give_up_ending else []
+            if hanging:  # reported, yet still running: cancelled like the rest
+                self.troubled = True
+                ending.difference_update(hanging)
+                await self._cancel_ids(hanging)
+        if remaining:
             self.context.log(40, f"{len(remaining)} jobs still in the queue after cancelling: "
                                  f"{', '.join(remaining[:10])}")
         return remaining

@@ -198,22 +198,23 @@ class SlurmScheduler(BatchScheduler):
 
     async def close(self) -> None:
         await super().close()
-        if self.context.top and self.context.run_id:
-            await self._sweep()
+        scope = self.sweep_scope()
+        if scope is not None and self.context.run_id:
+            await self._sweep(scope)
 
-    async def _sweep(self) -> None:
-        """At the top of the run: cancel what of this run is still queued anywhere:
-        pending jobs always (nothing will run them now), running ones too when
-        something went wrong (a tier may have died before cancelling its own)."""
-        prefix = cmd.job_name(self.context.run_id, "")
-        try:
-            code, out, _ = await self._run(["squeue", "-h", "--me", "-o", cmd.SWEEP_FORMAT])
-        except (SchedulerError, LaunchError):
-            return
-        left = cmd.leftovers(out, prefix, running_too=self.troubled) if code == 0 else []
-        if left:
-            self.context.log(30, f"cancelling {len(left)} jobs of this run still in the queue")
-            await self._cancel_ids(left)
+    async def _sweep(self, scope: str) -> None:
+        """Cancel this run's jobs under ``scope`` still in the queue: after something went
+        wrong, jobs of tiers that died are left behind, and nothing will use them."""
+        prefix = cmd.job_name(self.context.run_id, scope)
+
+        async def leftovers() -> list[str] | None:
+            try:
+                code, out, _ = await self._run(["squeue", "-h", "--me", "-o", cmd.SWEEP_FORMAT])
+            except (SchedulerError, LaunchError):
+                return None
+            return cmd.leftovers(out, prefix) if code == 0 else None
+
+        await self.sweep_queue(leftovers)
 
     def explain(self, status: NativeStatus, log_path: str) -> NativeStatus:
         """A job killed for its memory without cgroups shows as FAILED (signal 9) in

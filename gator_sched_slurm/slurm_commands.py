@@ -224,18 +224,18 @@ def memory_kill(output_tail: str) -> str | None:
 SWEEP_FORMAT = "%i|%j|%T"
 
 
-def leftovers(stdout: str, prefix: str, *, running_too: bool) -> list[str]:
-    """Ids to cancel among ``squeue -h -o SWEEP_FORMAT`` lines: this run's pending jobs
-    (nobody will run them now), and its running ones too when asked.  A pending
-    array range keeps its brackets, without the throttle (``77_[3-9%2]`` to
-    ``77_[3-9]``), as scancel takes it."""
+def leftovers(stdout: str, prefix: str) -> list[str]:
+    """Ids to cancel among ``squeue -h -o SWEEP_FORMAT`` lines: the jobs named with
+    ``prefix`` that are pending or running.  A pending array range keeps its
+    brackets, without the throttle (``77_[3-9%2]`` to ``77_[3-9]``), as scancel
+    takes it."""
     out = []
     for line in stdout.splitlines():
         parts = line.strip().split("|")
         if len(parts) < 3 or not parts[1].startswith(prefix):
             continue
         native_id, state = parts[0], _state(parts[2])
-        if state == "PENDING" or (running_too and STATES.get(state) in ("pending", "running")):
+        if STATES.get(state) in ("pending", "running"):
             out.append(native_id.split("%", 1)[0] + ("]" if "%" in native_id else ""))
     return out
 

@@ -179,6 +179,39 @@ def test_an_interrupted_run_leaves_nothing_in_squeue(runs: Any) -> None:
     assert tree["result"] == "fail" and "interrupted" in (tree.get("reason") or "")
 
 
+def test_a_tier_killed_mid_run_leaves_nothing_of_its_subtree_in_squeue(runs: Any) -> None:
+    """A tier SIGKILLed cannot cancel its children; its parent (not the root) sweeps them."""
+    proc, tracking = runs.start("""
+!JobGroup
+  id: top
+  jobs:
+  - !JobGroup
+    id: outer
+    jobs:
+    - !Job {id: fine, command: 'true'}
+    - !JobGroup
+      id: inner
+      jobs:
+      - !JobArray
+        id: many
+        repeats: 30
+        jobs:
+        - !Job {id: step, command: sleep, args: ['300'], resources: [!Cores 4]}
+""", "--sched-arg", "poll=1")
+    inner = wait_for(lambda: (n := shown_node(tracking, "top.outer.inner")) and n.get("native_id") and n, 60,
+                     "the inner tier to run")
+    prefix = job_prefix(tracking)
+    wait_for(lambda: len([j for j in run_jobs(prefix) if ".top.outer.inner.many." in j]) >= 30, 60,
+             "the inner tier's array to be queued")
+    slurm("scancel", "--signal=KILL", "--full", inner["native_id"])
+    code, out, err = finish(proc, timeout=180)
+    assert code == 1, out + err
+    tree = show(tracking)
+    assert node(tree, "top.outer.inner")["result"] == "lost"
+    assert node(tree, "top.outer.fine")["result"] == "pass"
+    assert run_jobs(prefix) == []
+
+
 @pytest.fixture
 def node_name() -> Any:
     """The cluster's one node; resumed after the test whatever happens."""

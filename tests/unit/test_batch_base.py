@@ -5,6 +5,7 @@ in tests/cluster against real Slurm and Grid Engine."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -203,6 +204,79 @@ def test_close_cancels_what_runs_but_lets_reported_children_end() -> None:
             sched.jobs["101"] = NativeStatus("101", "CD")  # a ends by itself
         cancelled = [i for batch in sched.cancelled for i in batch]
         assert cancelled == ["102"]
+    asyncio.run(main())
+
+
+def test_closing_keeps_to_one_query_per_interval_and_cancels_reported_children_that_hang_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("gator_core.batch.ENDING_WAIT", 0.6)
+
+    async def main() -> None:
+        sched, _, _ = make({"poll": "0.2"})
+        async with sched:
+            await sched.launch([req("a"), req("b")])
+            await until(lambda: len(sched.queries) >= 2, "the poller's queries")
+            sched.reported("a")  # a reported, yet hangs on in the queue; b never reported
+            sched.jobs["101"] = NativeStatus("101", "R")
+            sched.jobs["102"] = NativeStatus("102", "R")
+        gaps = [later - earlier for earlier, later in itertools.pairwise(sched.queries)]
+        assert gaps and min(gaps) >= 0.2 * 0.95, gaps
+        assert sched.cancelled[0] == ["102"]  # at once
+        assert ["101"] in sched.cancelled[1:]  # after ENDING_WAIT
+        assert sched.troubled and not sched.lost_children
+    asyncio.run(main())
+
+
+def test_only_troubled_tops_and_tiers_that_lost_a_child_sweep() -> None:
+    sched, _, _ = make()
+    assert sched.sweep_scope() is None  # nothing went wrong: no sweep query at all
+    sched.troubled = True
+    assert sched.sweep_scope() == ""  # the top: the whole run
+    inner = FakeBatch({}, SchedulerContext(path="top.g", token="t", tracking=Path("/tmp"), interval=1.0, grace=0.5,
+                                           events=lambda event: None, log=lambda severity, text: None,
+                                           run_id="0123456789", inherited={}))
+    inner.troubled = True  # stopped, say: its own close cancels its own children
+    assert inner.sweep_scope() is None
+
+    async def lose_one() -> None:
+        async with inner:
+            await inner.launch([req("child")])
+            await until(lambda: inner.jobs, "the submission")
+            await inner.terminate(["child"])  # a child tier killed: its children may be left
+    asyncio.run(lose_one())
+    assert inner.sweep_scope() == "top.g."
+
+
+def test_a_sweep_cancels_each_leftover_once_and_looks_until_none_is_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("gator_core.batch.GONE_WAIT", 0.5)
+
+    async def main() -> None:
+        sched, _, logs = make({"poll": "0.1"})
+        answers = [["7", "8_[1-3]"], ["8_[1-3]"], ["8_[1-3]", "9"], []]  # 8 is slow to go; 9 shows up late
+        looks: list[float] = []
+
+        async def leftovers() -> list[str] | None:
+            looks.append(time.monotonic())
+            return answers.pop(0)
+
+        cancelled: list[list[str]] = []
+
+        async def cancel(ids: list[str]) -> None:
+            cancelled.append(ids)
+
+        await sched.sweep_queue(leftovers, cancel)
+        assert cancelled == [["7", "8_[1-3]"], ["9"]] and answers == []
+        assert min(later - earlier for earlier, later in itertools.pairwise(looks)) >= 0.1 * 0.95
+        assert sum("still in the queue" in text for text in logs) == 2
+
+        stuck, _, logs = make({"poll": "0.1"})
+
+        async def forever() -> list[str] | None:
+            return ["5"]
+        started = time.monotonic()
+        await stuck.sweep_queue(forever, cancel)
+        assert time.monotonic() - started < 3  # bounded: --grace (0.5 s here) + GONE_WAIT
+        assert "still in the queue after cancelling: 5" in logs[-1]
     asyncio.run(main())
 
 

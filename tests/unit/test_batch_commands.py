@@ -255,11 +255,13 @@ def test_memory_kill_is_read_from_what_slurmstepd_wrote() -> None:
     assert slurm_commands.memory_kill("slurmstepd: error: *** JOB 3 CANCELLED ***\n") is None
 
 
-def test_leftovers_are_this_runs_pending_jobs_and_running_ones_only_when_asked() -> None:
+def test_leftovers_are_the_jobs_of_this_run_or_subtree_still_queued_or_running() -> None:
     text = ("77_[3-9%2]|gator.01234567.top.arr.t|PENDING\n"
             "77_1|gator.01234567.top.arr.t|RUNNING\n"
             "80|gator.01234567.top.g|COMPLETING\n"
+            "82|gator.01234567.top.h|COMPLETED\n"
+            "83|gator.01234567.top.arrow|PENDING\n"
             "81|gator.89abcdef.top.x|PENDING\n")
-    prefix = "gator.01234567."
-    assert slurm_commands.leftovers(text, prefix, running_too=False) == ["77_[3-9]"]
-    assert slurm_commands.leftovers(text, prefix, running_too=True) == ["77_[3-9]", "77_1", "80"]
+    assert slurm_commands.leftovers(text, "gator.01234567.") == ["77_[3-9]", "77_1", "80", "83"]
+    # A tier's subtree: its path and a dot, so that top.arrow is not top.arr's.
+    assert slurm_commands.leftovers(text, slurm_commands.job_name("0123456789", "top.arr.")) == ["77_[3-9]", "77_1"]
