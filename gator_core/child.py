@@ -17,7 +17,10 @@ import os
 import signal
 import socket
 import sys
+import traceback
+from collections.abc import Callable
 from dataclasses import replace
+from typing import NoReturn
 
 from .config import NodeConfig, RunConfig
 from .envvars import CHILD_KEY, HOST_LAUNCH_DIR, HOST_TRACKING, PARENT_URL, TOKEN
@@ -27,7 +30,7 @@ from .spec.model import Job
 from .spec.serial import from_dict
 from .synclink import SyncParentLink
 
-__all__ = ["main", "preload", "CONNECT_TIMEOUT"]
+__all__ = ["main", "preload", "run_forked", "CONNECT_TIMEOUT"]
 
 CONNECT_TIMEOUT = 30.0  # seconds to reach the parent that launched us
 
@@ -132,6 +135,27 @@ def _child(url: str, token: str, key: str) -> int:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     return loop.run_until_complete(_run_tier(spec, welcome, link, url, token, key))
+
+
+def run_forked(become: Callable[[], None]) -> NoReturn:
+    """In a process just forked from a warm server: ``become()`` sheds the server's state
+    (it may also exec another program), then the child runs; the process then ends at
+    once with the child's status, whatever happened, so that it never returns into the
+    server's code (nor runs the server's exit handlers)."""
+    code = 70
+    try:
+        become()
+        code = main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001 - whatever happens, the child process ends here
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
 
 
 def main() -> int:

@@ -42,8 +42,7 @@ import signal
 import socket
 import sys
 import time
-import traceback
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = ["main", "HostServer", "BANNER"]
 
@@ -167,47 +166,38 @@ class HostServer:
             self.collect[ident] = str(message["collect"])
         self.send({"ev": "running", "id": ident, "pid": pid})
 
-    def _become_child(self, message: dict[str, Any]) -> None:
-        code = 70
-        try:
-            os.setsid()
-            signal.set_wakeup_fd(-1)
-            for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-                signal.signal(sig, signal.SIG_DFL)
-            self.selector.close()
-            os.close(self.wake_r)
-            os.close(self.wake_w)
-            log = os.open(str(message["log"]), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-            null = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(null, 0)
-            os.dup2(log, 1)
-            os.dup2(log, 2)
-            os.close(null)
-            os.close(log)
-            os.chdir(str(message["cwd"]))
-            os.environ.update({str(k): str(v) for k, v in dict(message["env"]).items()})
-            argv = message.get("argv")
-            if argv:
-                try:
-                    # The host's interpreter may be given as ~/venv/bin/python (see docs/ssh.md).
-                    os.execvp(os.path.expanduser(str(argv[0])), [str(part) for part in argv])
-                except OSError as exc:
-                    print(f"gator: cannot start {argv[0]}: {exc.strerror}", file=sys.stderr)
-                    code = 127
-            else:
-                from .child import main as child_main
+    def _become_child(self, message: dict[str, Any]) -> NoReturn:
+        from .child import run_forked  # loaded already: the server preloads the child
 
-                code = child_main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        except BaseException:  # noqa: BLE001 - whatever happens, the child process ends here
-            traceback.print_exc()
-        finally:
+        run_forked(lambda: self._shed(message))
+
+    def _shed(self, message: dict[str, Any]) -> None:
+        """In the forked child: drop the server's state, take the job's files, directory
+        and environment; exec the command when it is not Gator's own child."""
+        os.setsid()
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        self.selector.close()
+        os.close(self.wake_r)
+        os.close(self.wake_w)
+        log = os.open(str(message["log"]), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(null)
+        os.close(log)
+        os.chdir(str(message["cwd"]))
+        os.environ.update({str(k): str(v) for k, v in dict(message["env"]).items()})
+        argv = message.get("argv")
+        if argv:
             try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            finally:
-                os._exit(code)
+                # The host's interpreter may be given as ~/venv/bin/python (see docs/ssh.md).
+                os.execvp(os.path.expanduser(str(argv[0])), [str(part) for part in argv])
+            except OSError as exc:
+                print(f"gator: cannot start {argv[0]}: {exc.strerror}", file=sys.stderr)
+                raise SystemExit(127) from None
 
     def _terminate(self, pid: int) -> None:
         try:

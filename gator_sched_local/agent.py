@@ -46,10 +46,10 @@ from gator_core import (
     ResourcePool,
     Resources,
     become_subreaper,
-    child_main,
     descendants,
     preload_child,
     reap_zombies,
+    run_forked,
 )
 
 __all__ = ["main", "Agent"]
@@ -286,20 +286,7 @@ class Agent:
         pid = os.fork()
         if pid:
             return pid
-        code = 70
-        try:
-            self.become_child(request)
-            code = child_main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            finally:
-                os._exit(code)
+        run_forked(lambda: self.become_child(request))  # never returns
 
     def become_child(self, request: Request) -> None:
         """In a freshly forked child: shed everything of the agent."""
