@@ -70,6 +70,7 @@ _EXPORTS: dict[str, str] = {
     "reap_zombies": "procs",
     "child_main": "child",
     "run_forked": "child",
+    "settle_forked": "child",
     "RELEASE_FD": "envvars",
     "CHILD_KEY": "envvars",
     "PARENT_URL": "envvars",
@@ -113,7 +114,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .batch import BatchScheduler, NativeStatus, Submission, parse_seconds
     from .child import main as child_main
     from .child import preload as preload_child
-    from .child import run_forked
+    from .child import run_forked, settle_forked
     from .config import Limits
     from .envvars import CHILD_KEY, HOST_LAUNCH_DIR, HOST_TRACKING, PARENT_URL, RELEASE_FD, TOKEN
     from .exceptions import (

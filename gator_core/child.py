@@ -18,7 +18,7 @@ import signal
 import socket
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import NoReturn
 
@@ -30,7 +30,7 @@ from .spec.model import Job
 from .spec.serial import from_dict
 from .synclink import SyncParentLink
 
-__all__ = ["main", "preload", "run_forked", "CONNECT_TIMEOUT"]
+__all__ = ["main", "preload", "run_forked", "settle_forked", "CONNECT_TIMEOUT"]
 
 CONNECT_TIMEOUT = 30.0  # seconds to reach the parent that launched us
 
@@ -135,6 +135,25 @@ def _child(url: str, token: str, key: str) -> int:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     return loop.run_until_complete(_run_tier(spec, welcome, link, url, token, key))
+
+
+def settle_forked(log: str, cwd: str, env: Mapping[str, str]) -> None:
+    """In a process just forked from a server, once it has closed the server's own files:
+    a session of its own, default signal handling, stdin from /dev/null, stdout and
+    stderr appended to ``log``, then ``cwd`` and ``env``."""
+    os.setsid()
+    signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(null)
+    os.close(out)
+    os.chdir(cwd)
+    os.environ.update(env)
 
 
 def run_forked(become: Callable[[], None]) -> NoReturn:

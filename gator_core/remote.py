@@ -174,22 +174,13 @@ class HostServer:
     def _shed(self, message: dict[str, Any]) -> None:
         """In the forked child: drop the server's state, take the job's files, directory
         and environment; exec the command when it is not Gator's own child."""
-        os.setsid()
-        signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_DFL)
+        from .child import settle_forked
+
         self.selector.close()
         os.close(self.wake_r)
         os.close(self.wake_w)
-        log = os.open(str(message["log"]), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        os.close(null)
-        os.close(log)
-        os.chdir(str(message["cwd"]))
-        os.environ.update({str(k): str(v) for k, v in dict(message["env"]).items()})
+        settle_forked(str(message["log"]), str(message["cwd"]),
+                      {str(k): str(v) for k, v in dict(message["env"]).items()})
         argv = message.get("argv")
         if argv:
             try:

@@ -50,6 +50,7 @@ from gator_core import (
     preload_child,
     reap_zombies,
     run_forked,
+    settle_forked,
 )
 
 __all__ = ["main", "Agent"]
@@ -290,10 +291,6 @@ class Agent:
 
     def become_child(self, request: Request) -> None:
         """In a freshly forked child: shed everything of the agent."""
-        os.setsid()
-        signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_DFL)
         self.selector.close()
         self.listener.close()
         for client in self.clients:
@@ -305,15 +302,7 @@ class Agent:
             os.close(request.release_fd)
         os.close(self.wake_r)
         os.close(self.wake_w)
-        log = os.open(request.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        os.close(null)
-        os.close(log)
-        os.chdir(request.cwd)
-        os.environ.update(request.env)
+        settle_forked(request.log, request.cwd, request.env)
 
     # -- ending children ----------------------------------------------------------------------
     def terminate_pid(self, pid: int) -> None:
