@@ -58,6 +58,7 @@ _EXPORTS: dict[str, str] = {
     "parse_positive_int": "scheduler",
     "BatchScheduler": "batch",
     "AgentScheduler": "agentclient",
+    "answer_hello": "agentclient",
     "human_bytes": "textutil",
     "Submission": "batch",
     "NativeStatus": "batch",
@@ -110,7 +111,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .agentclient import AgentScheduler
+    from .agentclient import AgentScheduler, answer_hello
     from .batch import BatchScheduler, NativeStatus, Submission, parse_seconds
     from .child import main as child_main
     from .child import preload as preload_child

@@ -29,7 +29,9 @@ stdin closes (the lifeline: it then stops everything it started and exits).
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
+import os
 import shutil
 import socket
 import sys
@@ -40,9 +42,18 @@ from typing import Any, ClassVar
 from .exceptions import SchedulerError
 from .scheduler import ChildEvent, EventKind, LaunchRequest, Scheduler
 
-__all__ = ["AgentScheduler", "AGENT_START_TIMEOUT"]
+__all__ = ["AgentScheduler", "AGENT_START_TIMEOUT", "answer_hello"]
 
 AGENT_START_TIMEOUT = 60.0  # a cold interpreter on a loaded machine can be slow to import
+
+
+def answer_hello(message: dict[str, Any], token: bytes) -> tuple[bool, dict[str, Any]]:
+    """The agent's side of a tier's first message, which must be ``hello`` with the run's
+    token: whether the tier is let in, and the reply to send it (``welcome`` or an error)."""
+    offered = str(message.get("token", "")).encode()
+    if message.get("op") == "hello" and hmac.compare_digest(offered, token):
+        return True, {"ev": "welcome", "pid": os.getpid()}
+    return False, {"ev": "error", "reason": "authentication failed"}
 
 
 class AgentScheduler(Scheduler):

@@ -233,8 +233,9 @@ class Scheduler(abc.ABC):
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     options: ClassVar[tuple[Option, ...]] = ()
-    # Seconds within which the scheduler reports that a child's process ended: how
-    # long a tier waits for the scheduler's account of a child that died.
+    # Seconds within which the scheduler reports that a child's process ended (or its
+    # host was lost): how long a tier waits for the scheduler's account of a child
+    # that died, and (up to 2 x interval more) of one whose heartbeats stopped.
     status_latency: float = 2.0
 
     def __init__(self, options: Mapping[str, str], context: SchedulerContext) -> None:

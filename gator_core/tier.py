@@ -557,6 +557,11 @@ class Tier:
         interval = self.run_config.interval
         period = min(max(interval / 4, 0.05), 0.5)
         limit = 2 * interval
+        # A child whose heartbeats stopped is given a little longer (at most another 2 x
+        # interval): the scheduler may be about to say why (its host was lost, the batch
+        # system killed it), which is worth more than "no heartbeat".
+        latency = self.scheduler.status_latency if self.scheduler is not None else 0.0
+        silence = limit + min(max(latency, 0.0), limit)
         while True:
             await asyncio.sleep(period)
             now = time.monotonic()
@@ -568,7 +573,7 @@ class Tier:
                         self._settle_held(child)
                 elif child.exit_event is not None and now - child.exit_at > 1.0:
                     self._exited_without_report(child)
-                elif child.state == "running" and now - child.last_seen > limit:
+                elif child.state == "running" and now - child.last_seen > silence:
                     silent = now - child.last_seen
                     self.lose(child, f"no heartbeat for {silent:.1f} s (interval {interval:g} s)")
                 elif child.state == "launched" and child.started_at and now - child.started_at > limit:

@@ -27,7 +27,6 @@ started it closes its stdin, or on SIGTERM.
 from __future__ import annotations
 
 import gc
-import hmac
 import json
 import os
 import selectors
@@ -45,6 +44,7 @@ from gator_core import (
     Capacity,
     ResourcePool,
     Resources,
+    answer_hello,
     become_subreaper,
     descendants,
     preload_child,
@@ -181,11 +181,9 @@ class Agent:
     def handle(self, client: Client, message: dict[str, Any]) -> None:
         op = message["op"]
         if not client.authenticated:
-            if op == "hello" and hmac.compare_digest(str(message.get("token", "")).encode(), self.token):
-                client.authenticated = True
-                self.send(client, {"ev": "welcome", "pid": os.getpid()})
-            else:
-                self.send(client, {"ev": "error", "reason": "authentication failed"})
+            client.authenticated, reply = answer_hello(message, self.token)
+            self.send(client, reply)
+            if not client.authenticated:
                 self.drop(client)
             return
         if op == "launch":

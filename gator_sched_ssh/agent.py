@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hmac
 import json
 import os
 import signal
@@ -48,6 +47,7 @@ from gator_core import (
     Capacity,
     ResourcePool,
     Resources,
+    answer_hello,
 )
 
 from .hosts import HostsConfig
@@ -166,11 +166,9 @@ class SshAgent:
     def handle(self, client: Client, message: dict[str, Any]) -> None:
         op = message.get("op")
         if not client.authenticated:
-            if op == "hello" and hmac.compare_digest(str(message.get("token", "")).encode(), self.token):
-                client.authenticated = True
-                self.send(client, {"ev": "welcome", "pid": os.getpid()})
-            else:
-                self.send(client, {"ev": "error", "reason": "authentication failed"})
+            client.authenticated, reply = answer_hello(message, self.token)
+            self.send(client, reply)
+            if not client.authenticated:
                 client.writer.close()
             return
         if op == "launch":

@@ -84,6 +84,11 @@ class SshScheduler(AgentScheduler):
             hosts = replace(hosts, hosts=tuple(replace(h, shared=settings["shared"]) for h in hosts.hosts))
         self.hosts = hosts
 
+    @property
+    def status_latency(self) -> float:  # type: ignore[override]
+        # A lost host is known after dead_after seconds of silence, checked every keepalive.
+        return float(self.settings["dead_after"]) + float(self.settings["keepalive"]) + 1.0
+
     def listen_host(self) -> str:
         return "127.0.0.1"  # tiers run here; hosts reach them through their reverse forward
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -121,6 +122,26 @@ def test_interrupt_stops_everything_and_keeps_the_results(tmp_path: Path, sig: i
     assert "INTERRUPTED" in out
     assert gator_processes(marker) == [], "a process of the run outlived it"
     assert gator_processes(str(tracking)) == []
+
+
+def test_the_agent_turns_away_a_peer_without_the_runs_token(tmp_path: Path):
+    """Anyone who can reach the agent's socket must still hold the token to launch anything."""
+    marker = f"{6000 + uuid.uuid4().int % 1000}.{os.getpid()}"
+    proc, tracking = start_run(tmp_path, f"!Job {{id: j, command: sh, args: [-c, 'sleep 1.5 # {marker}']}}")
+    find_job(marker)
+    agent = next(child for child in psutil.Process(proc.pid).children()
+                 if "gator_sched_local.agent" in " ".join(child.cmdline()))
+    path = next(c.laddr for c in agent.net_connections(kind="unix") if c.laddr and c.laddr.endswith("agent.sock"))
+    with socket.socket(socket.AF_UNIX) as peer:
+        peer.settimeout(units(10))
+        peer.connect(path)
+        peer.sendall(json.dumps({"op": "hello", "token": "not the token"}).encode() + b"\n")
+        peer.sendall(json.dumps({"op": "launch", "requests": []}).encode() + b"\n")
+        answer = peer.makefile("rb").read()  # the agent answers, then hangs up
+    assert [json.loads(line) for line in answer.splitlines()] == [{"ev": "error", "reason": "authentication failed"}]
+    code, out, _ = finish(proc)
+    assert code == 0, out
+    assert node(show(tracking), "root.j")["result"] == "pass"
 
 
 def test_a_run_started_under_nohup_ignores_sighup(tmp_path: Path):
