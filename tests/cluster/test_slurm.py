@@ -7,7 +7,6 @@ licence ``gatorlic`` with two seats.
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import time
 from typing import Any
@@ -128,55 +127,6 @@ def test_a_refused_sbatch_is_quoted(runs: Any) -> None:
     assert one["reason"] == ("sbatch failed (exit code 1): sbatch: error: Batch job submission failed: "
                              "Invalid partition name specified")
     assert "LOST  root.one" in proc.stdout or "FAIL  root.one" in proc.stdout
-
-
-def test_a_job_cancelled_behind_gators_back_is_lost_with_that_state(runs: Any) -> None:
-    proc, tracking = runs.start("""
-!JobGroup
-  id: top
-  jobs:
-  - !Job {id: victim, command: sleep, args: ['120']}
-  - !Job {id: fine, command: sleep, args: ['1']}
-""", "--sched-arg", "poll=1")
-    victim = wait_for(lambda: (n := shown_node(tracking, "top.victim")) and n.get("native_id")
-                      and n["result"] == "running" and n, 60, "the victim to run")
-    slurm("scancel", victim["native_id"])
-    code, out, err = finish(proc)
-    assert code == 1, out + err
-    victim = node(show(tracking), "top.victim")
-    assert victim["result"] == "lost"
-    assert victim["reason"].startswith("CANCELLED"), victim["reason"]
-    assert node(show(tracking), "top.fine")["result"] == "pass"
-
-
-def test_an_interrupted_run_leaves_nothing_in_squeue(runs: Any) -> None:
-    """Ctrl-C cancels running and pending jobs (here held ones, and an array), in batches."""
-    proc, tracking = runs.start("""
-!JobGroup
-  id: top
-  jobs:
-  - !Job {id: runs, command: sleep, args: ['300']}
-  - !JobGroup
-    id: inner
-    jobs:
-    - !Job {id: deep, command: sleep, args: ['300']}
-    - !JobArray
-      id: many
-      repeats: 30
-      jobs:
-      - !Job {id: step, command: sleep, args: ['300'], resources: [!Cores 4]}
-""", "--sched-arg", "poll=1")
-    wait_for(lambda: (n := shown_node(tracking, "top.inner.deep")) and n["result"] == "running", 60,
-             "the nested job to run")
-    prefix = job_prefix(tracking)
-    queued = wait_for(lambda: len(jobs := run_jobs(prefix)) >= 30 and jobs, 60, "the array to be queued")
-    assert any("|PENDING" in line for line in queued)  # 30 x 4 cores cannot all fit in 16
-    proc.send_signal(signal.SIGINT)
-    code, out, err = finish(proc, timeout=120)
-    assert code != 0
-    assert run_jobs(prefix) == []
-    tree = show(tracking)
-    assert tree["result"] == "fail" and "interrupted" in (tree.get("reason") or "")
 
 
 def test_a_tier_killed_mid_run_leaves_nothing_of_its_subtree_in_squeue(runs: Any) -> None:
