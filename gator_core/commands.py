@@ -9,14 +9,16 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from typer.core import TyperCommand
 
-__all__ = ["app"]
+__all__ = ["app", "FlagHelpCommand"]
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    help="Gator: run trees of jobs written in YAML, locally or on a farm.",
+    help="Gator: run trees of jobs written in YAML, locally or on a farm.  "
+         "'gator SPEC [options]' is 'gator run SPEC [options]'.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -26,17 +28,51 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+class FlagHelpCommand(TyperCommand):
+    """A command whose help shows no value placeholder for flags.
+
+    typer puts every option's type in the help, so a flag reads ``--quiet
+    <bool>`` as if it took a value.  An empty metavar leaves that column blank;
+    the help option itself is made here, so it cannot be given one directly.
+    """
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+# Help panels of `run` and `rerun`: the options read by what they are for.
+SCHEDULER_PANEL = "Scheduler"
+OUTPUT_PANEL = "Output"
+LIMITS_PANEL = "Pass/fail limits"
+CONTROL_PANEL = "Run control"
+
 # Options shared by `run` and `rerun`.
 Scheduler = Annotated[Optional[str], typer.Option(
-    "--scheduler", "-s", help="Scheduler plugin to launch children with (default: local).")]
+    "--scheduler", "-s", metavar="NAME", rich_help_panel=SCHEDULER_PANEL,
+    help="Scheduler plugin to launch children with (default: local).")]
 SchedArg = Annotated[Optional[list[str]], typer.Option(
-    "--sched-arg", "-a", metavar="KEY=VALUE", help="Scheduler option; repeat for more.")]
+    "--sched-arg", "-a", metavar="KEY=VALUE", rich_help_panel=SCHEDULER_PANEL,
+    help="Scheduler option; repeat for more.")]
 Tracking = Annotated[Optional[Path], typer.Option(
-    "--tracking", "-t", help="Directory for the run's records (default: tracking/<timestamp>).")]
-Progress = Annotated[bool, typer.Option("--progress", help="Live display of progress.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final summary.")]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also print groups and tier messages.")]
-Junit = Annotated[Optional[Path], typer.Option("--junit", metavar="FILE", help="Write a JUnit XML report.")]
+    "--tracking", "-t", metavar="DIR", rich_help_panel=OUTPUT_PANEL,
+    help="Directory for the run's records, new or empty (default: tracking/<timestamp>).")]
+Progress = Annotated[bool, typer.Option(
+    "--progress", rich_help_panel=OUTPUT_PANEL, help="Live display of progress.")]
+Quiet = Annotated[bool, typer.Option(
+    "--quiet", "-q", rich_help_panel=OUTPUT_PANEL, help="Print only the final summary.")]
+Verbose = Annotated[bool, typer.Option(
+    "--verbose", "-v", rich_help_panel=OUTPUT_PANEL,
+    help="Also print groups and arrays, the tiers' warnings and, in a rerun, the jobs carried over.")]
+# The seed system's spelling for printing every message.  The console prints the
+# tiers' warnings only when verbose, so that is what it means here.
+AllMsg = Annotated[bool, typer.Option(
+    "--all-msg", rich_help_panel=OUTPUT_PANEL, help="The same as --verbose (the seed system's spelling).")]
+Junit = Annotated[Optional[Path], typer.Option(
+    "--junit", metavar="FILE", rich_help_panel=OUTPUT_PANEL, help="Write a JUnit XML report.")]
 
 
 def _execute(spec: Any, label: str, *, progress: bool, quiet: bool, verbose: bool, junit: Optional[Path],
@@ -81,30 +117,37 @@ def _execute(spec: Any, label: str, *, progress: bool, quiet: bool, verbose: boo
     raise typer.Exit(outcome.exit_code)
 
 
-@app.command()
+@app.command(cls=FlagHelpCommand)
 def run(
-    spec: Annotated[Path, typer.Argument(help="YAML spec file (!Job, !JobGroup or !JobArray).")],
+    spec: Annotated[Path, typer.Argument(metavar="SPEC", help="YAML spec file (!Job, !JobGroup or !JobArray).")],
     scheduler: Scheduler = None,
     sched_arg: SchedArg = None,
     tracking: Tracking = None,
     progress: Progress = False,
     limit_warning: Annotated[Optional[int], typer.Option(
-        "--limit-warning", metavar="N", help="Warnings a job may log and still pass (default: no limit).")] = None,
+        "--limit-warning", metavar="N", rich_help_panel=LIMITS_PANEL,
+        help="Warnings a job may log and still pass (default: no limit).")] = None,
     limit_error: Annotated[int, typer.Option(
-        "--limit-error", metavar="N", help="Errors a job may log and still pass.")] = 0,
+        "--limit-error", metavar="N", rich_help_panel=LIMITS_PANEL,
+        help="Errors a job may log and still pass.")] = 0,
     limit_critical: Annotated[int, typer.Option(
-        "--limit-critical", metavar="N", help="Critical messages a job may log and still pass.")] = 0,
+        "--limit-critical", metavar="N", rich_help_panel=LIMITS_PANEL,
+        help="Critical messages a job may log and still pass.")] = 0,
     interval: Annotated[float, typer.Option(
-        "--interval", metavar="SECONDS", help="Heartbeat interval; a silent child is lost after two.")] = 5.0,
+        "--interval", metavar="SECONDS", rich_help_panel=CONTROL_PANEL,
+        help="Heartbeat interval; a silent child is lost after two.")] = 5.0,
     grace: Annotated[float, typer.Option(
-        "--grace", metavar="SECONDS", help="Time between SIGTERM and SIGKILL when stopping jobs.")] = 3.0,
+        "--grace", metavar="SECONDS", rich_help_panel=CONTROL_PANEL,
+        help="Time between SIGTERM and SIGKILL when stopping jobs.")] = 3.0,
     seed: Annotated[Optional[int], typer.Option(
-        "--seed", metavar="N", help="Run seed; every job's GATOR_SEED derives from it (default: random).")] = None,
-    junit: Junit = None,
+        "--seed", metavar="N", rich_help_panel=CONTROL_PANEL,
+        help="Run seed; every job's GATOR_SEED derives from it (default: random).")] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
+    all_msg: AllMsg = False,
+    junit: Junit = None,
 ) -> None:
-    """Run a tree of jobs."""
+    """Run a tree of jobs.  'gator SPEC ...' does the same."""
     from .config import Limits
     from .runner import parse_sched_args
 
@@ -114,25 +157,27 @@ def run(
             _fail(f"{name} must be 0 or more")
     if grace < 0:
         _fail("--grace must be 0 or more")
-    _execute(spec, str(spec), progress=progress, quiet=quiet, verbose=verbose, junit=junit,
+    _execute(spec, str(spec), progress=progress, quiet=quiet, verbose=verbose or all_msg, junit=junit,
              tracking=tracking, scheduler=scheduler or "local", sched_args=parse_sched_args(sched_arg or []),
              limits=Limits(warning=limit_warning, error=limit_error, critical=limit_critical),
              interval=interval, grace=grace, seed=seed)
 
 
-@app.command()
+@app.command(cls=FlagHelpCommand)
 def rerun(
     earlier: Annotated[Path, typer.Argument(
-        help="Tracking directory of the run to repeat, or a directory of runs for its newest.")],
+        metavar="EARLIER", help="Tracking directory of the run to repeat, or a directory of runs for its newest.")],
     failed: Annotated[bool, typer.Option(
-        "--failed", help="Run again every job that did not pass (failed, lost, skipped, not started).")] = False,
+        "--failed", rich_help_panel=CONTROL_PANEL,
+        help="Run again every job that did not pass (failed, lost, skipped, not started).")] = False,
     scheduler: Scheduler = None,
     sched_arg: SchedArg = None,
     tracking: Tracking = None,
     progress: Progress = False,
-    junit: Junit = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
+    all_msg: AllMsg = False,
+    junit: Junit = None,
 ) -> None:
     """Run again the jobs of an earlier run that did not pass, into a new tracking directory.
 
@@ -164,13 +209,13 @@ def rerun(
         typer.echo(f"gator: running again {len(plan.paths)} job{'s' if len(plan.paths) != 1 else ''} "
                    f"of {plan.earlier}")
     _execute(root, f"the jobs of {plan.earlier} that did not pass", progress=progress, quiet=quiet,
-             verbose=verbose, junit=junit, tracking=tracking, rerun=plan, **options)
+             verbose=verbose or all_msg, junit=junit, tracking=tracking, rerun=plan, **options)
 
 
 RESULT_NAMES = ("pass", "fail", "lost", "skipped", "running", "pending")
 
 
-@app.command()
+@app.command(cls=FlagHelpCommand)
 def show(
     tracking: Annotated[Path, typer.Argument(
         help="Tracking directory of a run (finished or running), or a directory of runs "
@@ -218,7 +263,7 @@ def show(
         print_tree(root, sys.stdout)
 
 
-@app.command()
+@app.command(cls=FlagHelpCommand)
 def logs(
     tracking: Annotated[Path, typer.Argument(
         help="Tracking directory of a run, or a directory of runs for its newest.")],
@@ -243,7 +288,7 @@ def logs(
     print_messages(Path(node.tracking), minimum, as_json, sys.stdout)
 
 
-@app.command()
+@app.command(cls=FlagHelpCommand)
 def schema() -> None:
     """Print a JSON Schema of the spec language, for editors."""
     from .spec import spec_schema
@@ -251,7 +296,7 @@ def schema() -> None:
     typer.echo(json.dumps(spec_schema(), indent=2))
 
 
-@app.command()
+@app.command(cls=FlagHelpCommand)
 def parsers() -> None:
     """List the installed log parser plugins and the package that provides each."""
     from .plugins import available_parsers
@@ -267,7 +312,7 @@ def _list_plugins(found: dict[str, Any]) -> None:
         typer.echo(f"{name:<{width}}  {info.distribution:<28}  {getattr(info.cls, 'description', '')}")
 
 
-@app.command()
+@app.command(cls=FlagHelpCommand)
 def schedulers() -> None:
     """List the installed scheduler plugins and the package that provides each."""
     from .plugins import available_schedulers
