@@ -45,6 +45,7 @@ from .scheduler import ChildEvent, EventKind, LaunchRequest, Scheduler
 __all__ = ["AgentScheduler", "AGENT_START_TIMEOUT", "answer_hello"]
 
 AGENT_START_TIMEOUT = 60.0  # a cold interpreter on a loaded machine can be slow to import
+KILL_WAIT = 3.0  # seconds a killing close waits for the agent to see its children end
 
 
 def answer_hello(message: dict[str, Any], token: bytes) -> tuple[bool, dict[str, Any]]:
@@ -87,6 +88,7 @@ class AgentScheduler(Scheduler):
         self._reported: set[str] = set()  # keys whose child sent its final report
         self._all_ended = asyncio.Event()
         self._closed = False
+        self._killing = False  # interrupted twice: close kills without a grace period
         self._hostname = socket.gethostname()
 
     # -- what subclasses provide ----------------------------------------------------------------
@@ -228,6 +230,9 @@ class AgentScheduler(Scheduler):
     def reported(self, key: str) -> None:
         self._reported.add(key)
 
+    def stopping(self, *, kill: bool = False) -> None:
+        self._killing = self._killing or kill
+
     async def close(self) -> None:
         if self._closed:
             return
@@ -235,10 +240,15 @@ class AgentScheduler(Scheduler):
             # Children still running when their tier closes: stop those that did not
             # report (those that did are ending by themselves), and wait (bounded).
             try:
-                unreported = sorted(self._live - self._reported)
-                if unreported:
-                    await self._send({"op": "terminate", "keys": unreported})
-                await asyncio.wait_for(self._all_ended.wait(), self.context.grace + self.close_wait)
+                if self._killing:  # everything, reported or not, and at once
+                    await self._send({"op": "kill", "keys": sorted(self._live)})
+                    wait = KILL_WAIT
+                else:
+                    unreported = sorted(self._live - self._reported)
+                    if unreported:
+                        await self._send({"op": "terminate", "keys": unreported})
+                    wait = self.context.grace + self.close_wait
+                await asyncio.wait_for(self._all_ended.wait(), wait)
             except (asyncio.TimeoutError, SchedulerError, ConnectionError):
                 pass
         self._closed = True

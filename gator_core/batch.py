@@ -15,12 +15,18 @@ mostly small, pure functions and tables:
   without a report.  One status query per poll interval covers every child of
   the tier; when the query is slow or fails, the interval doubles (up to five
   minutes) until it succeeds again;
-* **stopping**: cancels go out in batches; ``close`` cancels everything still
-  queued or running and checks that nothing is left.
+* **closing**: cancels go out in batches; ``close`` cancels everything still
+  queued or running and checks that nothing is left.  After something went
+  wrong, it also sweeps the queue for the run's leftovers (:meth:`leftovers`);
+* **stopping**: when the run is interrupted, ``close`` is quick: it cancels
+  what has not reported, and the top of the run looks at the queue every half
+  second, for at most ``STOP_WAIT`` seconds, cancelling any job of the run it
+  still finds.  It never waits for the batch system's accounting.
 
 A back end implements :meth:`submit`, :meth:`query` and :meth:`cancel` (async,
 usually by running a command), and a ``STATES`` table mapping its state names
-to ``pending``, ``running`` or ``finished``.
+to ``pending``, ``running`` or ``finished``; and, to sweep the queue,
+:meth:`leftovers`.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import abc
 import asyncio
 import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -45,12 +51,14 @@ from .scheduler import (
 )
 
 __all__ = ["BatchScheduler", "Submission", "NativeStatus", "group_submissions", "group_key", "parse_seconds",
-           "MAX_POLL"]
+           "MAX_POLL", "STOP_WAIT"]
 
 MAX_POLL = 300.0  # seconds: the longest a back-off stretches the poll interval
 CANCEL_BATCH = 500  # ids in one cancel call
 ENDING_WAIT = 15.0  # seconds close() lets children that reported end by themselves
 GONE_WAIT = 20.0  # seconds beyond --grace that closing waits for cancelled jobs to leave the queue
+STOP_WAIT = 3.0  # seconds a stopped run's top looks for its jobs still in the queue
+STOP_LOOK_GAP = 0.5  # seconds between those looks
 
 
 def parse_seconds(text: str) -> float:
@@ -169,6 +177,8 @@ class BatchScheduler(Scheduler):
         # A child died or was killed without reporting: if it was a tier, its own
         # children may be left in the queue, so this tier sweeps its subtree.
         self.lost_children = False
+        self._stopping = False  # the tier is stopping: close quickly
+        self._killing = False  # ... and kill what runs, without a grace period
         self._poll_base = self.settings["poll"] or max(5.0, float(context.interval))
         self._poll_interval = self._poll_base
         self._last_query = float("-inf")  # monotonic time of the last status query
@@ -198,6 +208,22 @@ class BatchScheduler(Scheduler):
     @abc.abstractmethod
     async def cancel(self, native_ids: Sequence[str]) -> None:
         """Cancel these jobs (queued or running), in one call."""
+
+    async def leftovers(self, prefix: str) -> list[str] | None:
+        """The ids of this run's jobs whose batch name starts with ``prefix`` (a path;
+        ``""`` for the whole run) that are still pending or running, from one query of
+        the whole queue; None when the query failed or the back end cannot list the
+        queue.  Default: None (no sweeps)."""
+        return None
+
+    async def cancel_leftovers(self, native_ids: list[str]) -> None:
+        """Cancel ids that :meth:`leftovers` found.  Default: :meth:`cancel`, in batches."""
+        await self._cancel_ids(native_ids)
+
+    async def kill(self, native_ids: Sequence[str]) -> None:
+        """Cancel these jobs, killing what runs at once, without the batch system's usual
+        grace period (a second Ctrl-C).  Default: :meth:`cancel`."""
+        await self.cancel(native_ids)
 
     @property
     def status_latency(self) -> float:  # type: ignore[override]
@@ -264,6 +290,11 @@ class BatchScheduler(Scheduler):
         self._reported.add(key)
         self._wake.set()  # its slot under max_queued is free
 
+    def stopping(self, *, kill: bool = False) -> None:
+        self.troubled = True
+        self._stopping = True
+        self._killing = self._killing or kill
+
     def sweep_scope(self) -> str | None:
         """Whose leftover jobs a closing tier should look for in the queue (a path prefix;
         ``""`` for the whole run), or None for nobody's.  The top of the run sweeps the
@@ -276,31 +307,37 @@ class BatchScheduler(Scheduler):
             return self.context.path + "."
         return None
 
-    async def sweep_queue(self, leftovers: Callable[[], Awaitable[list[str] | None]],
-                          cancel: Callable[[list[str]], Awaitable[None]] | None = None) -> None:
-        """Cancel leftovers until none is left, for a bounded time (``--grace`` + GONE_WAIT).
-        ``leftovers()`` lists, in one query, the ids of the jobs to cancel that are still
-        pending or running (None when the query failed); each is cancelled once, by
-        ``cancel`` (default: :meth:`cancel`, in batches).  Queries are paced by
-        :meth:`pace_query`, so a closing tier still makes one per poll interval at most."""
+    async def sweep_queue(self, scope: str) -> None:
+        """Cancel this run's jobs under ``scope`` still in the queue, until none is left,
+        for a bounded time (``--grace`` + GONE_WAIT): after something went wrong, jobs
+        of tiers that died are left behind, and nothing will use them.  Each is
+        cancelled once.  Queries are paced by :meth:`pace_query`, so a closing tier
+        still makes one per poll interval at most."""
         deadline = time.monotonic() + self.context.grace + GONE_WAIT
         done: set[str] = set()
         left: list[str] = []
         while self._next_query_at() <= deadline:
             await self.pace_query()
-            found = await leftovers()
+            found = await self.leftovers(scope)
             if found is None:
                 return
             left = found
-            fresh = [native_id for native_id in left if native_id not in done]
-            if fresh:
-                self.context.log(30, f"cancelling {len(fresh)} jobs of this run still in the queue")
-                await (cancel or self._cancel_ids)(fresh)
-                done.update(fresh)
+            await self._cancel_fresh(left, done)
             if not left:
                 return
         self.context.log(40, f"{len(left)} jobs of this run still in the queue after cancelling: "
                              f"{', '.join(left[:10])}")
+
+    async def _cancel_fresh(self, found: list[str], done: set[str]) -> None:
+        fresh = [native_id for native_id in found if native_id not in done]
+        if fresh:
+            self.context.log(30, f"{'killing' if self._killing else 'cancelling'} {len(fresh)} jobs "
+                                 "of this run still in the queue")
+            if self._killing:
+                await self._cancel_ids(fresh, kill=True)
+            else:
+                await self.cancel_leftovers(fresh)
+            done.update(fresh)
 
     async def pace_query(self) -> None:
         """Wait until a status query is allowed: the first a moment after closing starts
@@ -327,6 +364,9 @@ class BatchScheduler(Scheduler):
                 pass
         self._queue.clear()
         live = [t for t in self._tracked.values() if t.native_id is not None and not self._done(t)]
+        if self._stopping:
+            await self._close_stopped(live)
+            return
         # Children that reported are ending by themselves: let them, so that the batch
         # system's accounting shows them completed rather than cancelled.  Those that
         # hang on past ENDING_WAIT are cancelled; the others are cancelled at once.
@@ -338,6 +378,51 @@ class BatchScheduler(Scheduler):
         if ending or others:
             await self._wait_gone([*ending, *others], self.context.grace + GONE_WAIT + ENDING_WAIT,  # type: ignore[list-item]
                                   ending=set(ending))  # type: ignore[arg-type]
+        scope = self.sweep_scope()
+        if scope is not None and self.context.run_id:
+            await self.sweep_queue(scope)
+
+    async def _close_stopped(self, live: list[_Tracked]) -> None:
+        """Closing a stopped tier: cancel what has not reported, at once.  Only the top
+        of the run looks at the queue (one query of the whole queue covers every
+        tier's jobs), a few times, for at most STOP_WAIT seconds: a tier below it
+        gives the prompt back sooner by leaving that to the top."""
+        cancelled = [t.native_id for t in live if t.key not in self._reported]
+        await self._cancel_ids(cancelled, kill=self._killing)  # type: ignore[arg-type]
+        if not self.context.top:
+            return
+        deadline = time.monotonic() + STOP_WAIT
+        done = set(cancelled)
+        asked = [t.native_id for t in live]
+        while True:
+            found = await self._stopped_leftovers(asked)
+            if found is None:
+                self.context.log(30, "could not check that the run's jobs have left the queue")
+                return
+            await self._cancel_fresh(found, done)  # reported, yet still there: cancel them too
+            if not found:
+                return
+            if time.monotonic() + STOP_LOOK_GAP > deadline:
+                self.context.log(30, f"{len(found)} cancelled jobs of this run are still leaving the "
+                                     f"queue: {', '.join(found[:10])}")
+                return
+            await asyncio.sleep(STOP_LOOK_GAP)
+
+    async def _stopped_leftovers(self, asked: list[str | None]) -> list[str] | None:
+        """The run's jobs still queued or running: from a sweep of the whole queue where
+        the back end can, else from a query of this tier's own jobs."""
+        if self.context.run_id:
+            found = await self.leftovers("")
+            if found is not None:
+                return found
+        ids = [native_id for native_id in asked if native_id is not None]
+        if not ids:
+            return []
+        try:
+            statuses = await self.queued(ids)
+        except Exception:  # noqa: BLE001 - a failed look is reported by the caller
+            return None
+        return [i for i in ids if i in statuses and self.STATES.get(statuses[i].state) in ("pending", "running")]
 
     # -- submitting ------------------------------------------------------------------------------
     def _drop_cancelled(self) -> None:
@@ -504,10 +589,10 @@ class BatchScheduler(Scheduler):
         self._wake.set()  # room for more under max_queued
 
     # -- cancelling -------------------------------------------------------------------------------
-    async def _cancel_ids(self, ids: Sequence[str]) -> None:
+    async def _cancel_ids(self, ids: Sequence[str], *, kill: bool = False) -> None:
         for start in range(0, len(ids), CANCEL_BATCH):
             try:
-                await self.cancel(list(ids[start:start + CANCEL_BATCH]))
+                await (self.kill if kill else self.cancel)(list(ids[start:start + CANCEL_BATCH]))
             except Exception as exc:
                 self.context.log(40, f"cancelling {len(ids)} jobs failed: {exc}")
 

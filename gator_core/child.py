@@ -63,7 +63,7 @@ async def _run_tier(spec: object, welcome: Welcome, link: SyncParentLink, url: s
     node = NodeConfig.from_dict(welcome.config["node"])
     tier = Tier(spec, node, run, key=key, token=token)  # type: ignore[arg-type]
     uplink = UpLink(parent, url=url, token=token, key=key, interval=run.interval,
-                    snapshot=tier.snapshot, on_stop=tier.stop)
+                    snapshot=tier.snapshot, on_stop=tier.stop, on_kill=tier.force_stop)
     tier.poke = uplink.poke
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

@@ -212,7 +212,7 @@ def rerun(
              verbose=verbose or all_msg, junit=junit, tracking=tracking, rerun=plan, **options)
 
 
-RESULT_NAMES = ("pass", "fail", "lost", "skipped", "running", "pending")
+RESULT_NAMES = ("pass", "fail", "lost", "skipped", "cancelled", "running", "pending")
 
 
 @app.command(cls=FlagHelpCommand)

@@ -17,9 +17,10 @@ from .textutil import human_bytes, human_seconds, plural
 
 __all__ = ["Console", "SafeStream"]
 
-_COLOURS = {"pass": "32", "fail": "31", "lost": "35", "skipped": "33", "start": "36",
+_COLOURS = {"pass": "32", "fail": "31", "lost": "35", "skipped": "33", "cancelled": "33", "start": "36",
             "warning": "33", "error": "31", "critical": "31;1"}
-_LABELS = {"pass": "PASS", "fail": "FAIL", "lost": "LOST", "skipped": "SKIP", "start": "START"}
+_LABELS = {"pass": "PASS", "fail": "FAIL", "lost": "LOST", "skipped": "SKIP", "cancelled": "CANCL",
+           "start": "START"}
 
 
 class SafeStream:
@@ -68,7 +69,7 @@ class Console:
             isatty = getattr(self.stream, "isatty", lambda: False)()
             color = bool(isatty and not os.environ.get("NO_COLOR"))
         self.color = color
-        self.counts = {"pass": 0, "fail": 0, "lost": 0, "skipped": 0}
+        self.counts = {"pass": 0, "fail": 0, "lost": 0, "skipped": 0, "cancelled": 0}
         self.running: dict[str, tuple[float, str]] = {}  # path -> (started, log)
         self.failures: list[dict[str, Any]] = []
         self.latest: dict[str, Any] = {}
@@ -99,7 +100,10 @@ class Console:
                 self.counts[result] = self.counts.get(result, 0) + 1
                 if result in ("fail", "lost"):
                     self.failures.append(change)
-            if self.quiet or not (is_job or self.verbose) or (carried and not self.verbose):
+            # Cancelled jobs never ran: a stopped regression would print thousands of
+            # lines for them; the summary counts them, --verbose lists them.
+            quiet_here = (carried or result == "cancelled") and not self.verbose
+            if self.quiet or not (is_job or self.verbose) or quiet_here:
                 return
             parts = [change["path"]]
             if carried:
@@ -140,6 +144,11 @@ class Console:
             self.stream.write(text + "\n")
             self.stream.flush()
 
+    def alert(self, text: str) -> None:
+        """Something the user must see even with --quiet (the answer to a Ctrl-C)."""
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
     def summary(self, root: NodeResult, failed: list[NodeResult], tracking: str,
                 interrupted: bool = False) -> None:
         """The closing lines: counts, every failed job with its log, where the run is kept."""
@@ -150,6 +159,8 @@ class Console:
             parts.append(f"{jobs['skipped']} skipped")
         if jobs.get("lost"):
             parts.append(f"{jobs['lost']} lost")
+        if jobs.get("cancelled"):
+            parts.append(f"{jobs['cancelled']} cancelled")
         if jobs.get("pending") or jobs.get("running"):
             parts.append(f"{jobs.get('pending', 0) + jobs.get('running', 0)} not finished")
         verdict = "INTERRUPTED" if interrupted else root.result.upper()

@@ -3,7 +3,7 @@
 One ``<testcase>`` per job, named by its id, with the path of its parent as
 ``classname`` and its wall time as ``time``.  A failed job carries a
 ``<failure>`` with the reason and its first error and critical messages; a
-lost job an ``<error>``; a skipped job ``<skipped>``.  Each test case's
+lost job an ``<error>``; a skipped or cancelled job ``<skipped>``.  Each test case's
 ``<system-out>`` names the job's log.  Jobs are streamed from the stores, so
 a report of 10^5 jobs costs little memory.
 """
@@ -42,8 +42,9 @@ def _testcase(job: NodeResult) -> str:
     elif job.result == "lost":
         text = "\n".join(_first_errors(job))
         body = f"<error message={quoteattr(job.reason or 'lost')} type=\"lost\">{escape(text)}</error>"
-    elif job.result in ("skipped", "pending", "running"):
-        body = f"<skipped message={quoteattr(job.reason or job.result)}/>"
+    elif job.result in ("skipped", "cancelled", "pending", "running"):
+        why = f"{job.result}: {job.reason}" if job.reason and job.result == "cancelled" else job.reason
+        body = f"<skipped message={quoteattr(why or job.result)}/>"
     out = f"<system-out>{escape(f'log: {job.log}')}</system-out>" if Path(job.log).exists() else ""
     return f"    <testcase {attrs}>{body}{out}</testcase>\n"
 

@@ -49,9 +49,10 @@ class Rate:
 def _totals(console: Console) -> dict[str, int]:
     jobs = console.latest.get("jobs", {}) if console.latest else {}
     c = console.counts
-    done = c["pass"] + c["fail"] + c["lost"] + c["skipped"]
+    done = c["pass"] + c["fail"] + c["lost"] + c["skipped"] + c["cancelled"]
     total = max(int(jobs.get("total", 0)), done + len(console.running))
     return {"passed": c["pass"], "failed": c["fail"], "lost": c["lost"], "skipped": c["skipped"],
+            "cancelled": c["cancelled"],
             "running": len(console.running), "pending": max(0, total - done - len(console.running)),
             "done": done, "total": total}
 
@@ -80,6 +81,9 @@ class ProgressConsole(Console):
         if self.show_notes:
             self._live.console.print(text, markup=False, highlight=False)
 
+    def alert(self, text: str) -> None:
+        self._live.console.print(text, markup=False, highlight=False)
+
     def _render(self) -> Any:
         from rich.console import Group
         from rich.progress_bar import ProgressBar
@@ -98,6 +102,7 @@ class ProgressConsole(Console):
             Text(f"{t['failed']} failed", style="red"),
             Text(f"{t['lost']} lost", style="magenta"),
             Text(f"{t['skipped']} skipped", style="yellow"),
+            *([Text(f"{t['cancelled']} cancelled", style="yellow")] if t["cancelled"] else []),
             Text(f"{t['running']} running", style="cyan"),
             Text(f"{t['pending']} pending"),
             Text(f"{rate:.1f}/s  ETA {human_seconds(eta) if eta else '-'}  "
@@ -150,15 +155,19 @@ class PlainProgress:
             self._last = now
             t = _totals(self.console)
             eta = self.rate.eta(t["total"] - t["done"])
+            cancelled = f"{t['cancelled']} cancelled, " if t["cancelled"] else ""
             self.console.stream.write(
                 f"[{time.strftime('%H:%M:%S')}] PROGRESS {t['done']}/{t['total']} done: {t['passed']} passed, "
-                f"{t['failed']} failed, {t['lost']} lost, {t['skipped']} skipped, {t['running']} running, "
-                f"{t['pending']} pending; {self.rate.per_second():.1f}/s, "
+                f"{t['failed']} failed, {t['lost']} lost, {t['skipped']} skipped, {cancelled}"
+                f"{t['running']} running, {t['pending']} pending; {self.rate.per_second():.1f}/s, "
                 f"ETA {human_seconds(eta) if eta else '-'}\n")
         self.console.tick(summary)
 
     def note(self, text: str) -> None:
         self.console.note(text)
+
+    def alert(self, text: str) -> None:
+        self.console.alert(text)
 
     def close(self) -> None:
         self.console.close()

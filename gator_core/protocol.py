@@ -14,7 +14,7 @@ Version 1 conversation::
       | <-- welcome {version, spec, config} -- |
       | -- update {summary, changes, ...} ---> |   whenever something changed
       | -- heartbeat {} ---------------------> |   every interval when idle
-      | <-- stop {reason} -------------------- |   any time: terminate gracefully
+      | <-- stop {reason, kill?} ------------- |   any time: terminate gracefully (kill: at once)
       | -- complete {summary, changes, ...} -> |
       | <-- ack {} --------------------------- |   the child may now exit
 """
@@ -107,9 +107,11 @@ class Ack:
 
 @dataclass(frozen=True)
 class Stop:
-    """The parent asks the child to stop its jobs and finish."""
+    """The parent asks the child to stop its jobs and finish; with ``kill``, to kill
+    them at once, without a grace period (the user interrupted twice)."""
 
     reason: str = "stopped by parent"
+    kill: bool = False
     TYPE: ClassVar[str] = "stop"
 
 
@@ -136,7 +138,7 @@ _FIELDS: dict[str, dict[str, tuple[Any, bool]]] = {
     "heartbeat": {},
     "complete": {"summary": (dict, True), "changes": (list, False), "watched": (dict, False)},
     "ack": {},
-    "stop": {"reason": (str, False)},
+    "stop": {"reason": (str, False), "kill": (bool, False)},
     "refuse": {"reason": (str, True)},
 }
 
@@ -146,6 +148,8 @@ _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 def encode(message: Message) -> str:
     """The JSON text of a message."""
     data = {"type": message.TYPE, **message.__dict__}  # fields are plain JSON values already
+    if isinstance(message, Stop) and not message.kill:
+        del data["kill"]  # as version 1 first had it: a child of an older Gator reads it
     return _encoder.encode(data)
 
 

@@ -9,6 +9,7 @@ a few milliseconds; a fresh interpreter, tens to hundreds).
                           {"op": "start", "id": I, "env": {...}, "cwd": DIR, "log": FILE, "argv": null,
                            "collect": DIR}                                 (collect: optional)
                           {"op": "terminate", "id": I}
+                          {"op": "kill", "id": I}            (SIGKILL its whole tree now)
     server -> scheduler   {"ev": "ready", "pid": P, "host": H}            (first line)
                           {"ev": "running", "id": I, "pid": P}
                           {"ev": "exited", "id": I, "code": C, "files": {NAME: BASE64}}
@@ -43,6 +44,8 @@ import socket
 import sys
 import time
 from typing import Any, NoReturn
+
+from .procs import signal_tree
 
 __all__ = ["main", "HostServer", "BANNER"]
 
@@ -147,6 +150,10 @@ class HostServer:
             pid = self.pids.get(ident)
             if pid is not None:
                 self._terminate(pid)
+        elif op == "kill":  # the user interrupted twice: no grace period
+            pid = self.pids.get(ident)
+            if pid is not None:
+                signal_tree(pid, signal.SIGKILL, include_descendants_of=pid)
 
     # -- children ----------------------------------------------------------------------------------
     def start(self, ident: str, message: dict[str, Any]) -> None:
@@ -232,8 +239,6 @@ class HostServer:
         for pid, when in list(self.kill_at.items()):
             if now >= when:
                 del self.kill_at[pid]
-                from .procs import signal_tree
-
                 signal_tree(pid, signal.SIGKILL, include_descendants_of=pid)
 
     def serve(self) -> None:

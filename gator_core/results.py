@@ -31,7 +31,7 @@ class NodeResult:
     id: str
     path: str
     kind: str  # job, group or array
-    result: str  # pass, fail, skipped, lost, running or pending
+    result: str  # pass, fail, skipped, lost, cancelled, running or pending
     exit_code: int | None = None
     reason: str | None = None
     messages: dict[str, int] = field(default_factory=empty_messages)
@@ -183,8 +183,8 @@ class _SpecIndex:
 
 def _unstarted(index: _SpecIndex, tier: NodeResult) -> None:
     """Fill in the children of a group or array that never started, from the spec:
-    every job below it shares its result (skipped, lost, pending) and reason."""
-    result = tier.result if tier.result in ("skipped", "lost", "fail", "pending") else "pending"
+    every job below it shares its result (skipped, lost, cancelled, pending) and reason."""
+    result = tier.result if tier.result in ("skipped", "lost", "cancelled", "fail", "pending") else "pending"
     for key, kind in index.children(tier.path):
         child = NodeResult(id=key, path=f"{tier.path}.{key}", kind=kind, result=result, reason=tier.reason,
                            tracking=str(Path(tier.tracking) / key))

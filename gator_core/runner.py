@@ -221,8 +221,13 @@ async def run_async(
     def interrupt(name: str) -> None:
         nonlocal interrupted
         if interrupted:  # a second Ctrl-C: do not wait for the grace period of the tree
+            _say(sink, f"gator: interrupted again by {name}: killing every job now and cancelling "
+                       "what is queued")
             tier.force_stop(f"interrupted again by {name}")
+            return
         interrupted = True
+        _say(sink, f"gator: interrupted by {name}: stopping the running jobs and cancelling the others "
+                   "(interrupt again to kill them at once)")
         tier.stop(f"interrupted by {name}")
 
     try:
@@ -249,6 +254,15 @@ async def run_async(
     finally:
         tier.close()
     return RunOutcome(directory, summary["result"], interrupted)
+
+
+def _say(sink: Any, text: str) -> None:
+    """Tell the user at once, on the console if there is one (even a quiet one)."""
+    alert = getattr(sink, "alert", None)
+    if alert is not None:
+        alert(text)
+    else:
+        print(text, file=sys.stderr, flush=True)
 
 
 @contextlib.asynccontextmanager

@@ -26,6 +26,8 @@ checks them for every scheduler):
 * After :meth:`Scheduler.close` returns, no child process started through
   the scheduler is left running, and no event is sent.
 * ``close`` may be called more than once.
+* After :meth:`Scheduler.stopping`, ``close`` returns within a few seconds:
+  a stopped run must give the prompt back at once.
 
 Errors: a scheduler raises :class:`~gator_core.exceptions.LaunchError` (with
 ``transient``) for a failed submission it gives up on, and reports it as a
@@ -301,12 +303,21 @@ class Scheduler(abc.ABC):
     @abc.abstractmethod
     async def terminate(self, keys: Sequence[str]) -> None:
         """Ask the children to stop: SIGTERM (or cancel), then SIGKILL after a grace period.
-        Children still queued are dropped and reported ``EXITED``.  A tier that stops
-        calls it even with no keys (nothing queued), so the scheduler knows of the stop."""
+        Children still queued are dropped and reported ``EXITED``."""
 
     @abc.abstractmethod
     async def close(self) -> None:
         """Stop everything still running and release resources.  Idempotent."""
+
+    def stopping(self, *, kill: bool = False) -> None:  # noqa: B027 - optional to override, not abstract
+        """The tier is stopping (interrupted, or told to by its parent).  It launches
+        nothing more, terminates what it has not heard from, and calls ``close`` as soon
+        as its children have reported; that ``close`` should be quick: cancel whatever is
+        left and never wait for the batch system's accounting.
+
+        ``kill=True`` follows when the user interrupts again: ``close`` comes at once,
+        and must kill every child still running at once (SIGKILL, no grace period),
+        besides cancelling what is queued.  Default: nothing."""
 
     def reported(self, key: str) -> None:  # noqa: B027 - optional to override, not abstract
         """The child sent its final report: its process ends by itself shortly, and

@@ -75,7 +75,7 @@ def print_tree(root: NodeResult, out: TextIO) -> None:
     places = [where(node) for _, _, node in rows]
     place_width = min(40, max(len(place) for place in places))
     place_head = f"{'WHERE':<{place_width}}  " if place_width else ""
-    out.write(f"{'NODE':<{width}}  {'KIND':<5}  {'RESULT':<7}  {'EXIT':>4}  {'MESSAGES':<12}  "
+    out.write(f"{'NODE':<{width}}  {'KIND':<5}  {'RESULT':<9}  {'EXIT':>4}  {'MESSAGES':<12}  "
               f"{'TIME':>8}  {'CPU':>8}  {'MEMORY':>8}  {'SEED':>10}  {place_head}JOBS / REASON\n")
     for (label, under, node), place in zip(rows, places, strict=True):
         exit_code = "" if node.exit_code is None else str(node.exit_code)
@@ -84,11 +84,11 @@ def print_tree(root: NodeResult, out: TextIO) -> None:
         else:
             j = node.jobs
             extra = f"{j.get('passed', 0)}/{j.get('total', 0)} passed"
-            for key in ("failed", "lost", "skipped", "running", "pending"):
+            for key in ("failed", "lost", "skipped", "cancelled", "running", "pending"):
                 if j.get(key):
                     extra += f", {j[key]} {key}"
         seed = "" if node.seed is None else str(node.seed)
-        out.write(f"{label:<{width}}  {node.kind:<5}  {node.result:<7}  {exit_code:>4}  "
+        out.write(f"{label:<{width}}  {node.kind:<5}  {node.result:<9}  {exit_code:>4}  "
                   f"{_counts(node):<12}  {human_seconds(node.duration):>8}  {human_seconds(_cpu(node)):>8}  "
                   f"{human_bytes(node.peak_memory):>8}  {seed:>10}  "
                   f"{f'{place:<{place_width}}  ' if place_width else ''}{extra}\n")
@@ -106,7 +106,7 @@ def print_jobs(jobs: list[NodeResult], out: TextIO) -> None:
     for job in jobs:
         exit_code = "" if job.exit_code is None else f"exit {job.exit_code}"
         seed = "" if job.seed is None else f"seed {job.seed}"
-        out.write(f"{job.result.upper():<7} {job.path:<{width}}  {exit_code:<8} {seed:<16} {job.reason or ''}\n")
+        out.write(f"{job.result.upper():<9} {job.path:<{width}}  {exit_code:<8} {seed:<16} {job.reason or ''}\n")
         place = where(job)
         if place:
             out.write(f"        ran: {place}\n")

@@ -5,7 +5,7 @@ A summary is a JSON-ready dict::
     {"result": "pass", "exit_code": 0, "reason": None,
      "messages": {"debug": 0, "info": 3, "warning": 0, "error": 0, "critical": 0},
      "jobs": {"total": 1, "passed": 1, "failed": 0, "skipped": 0, "lost": 0,
-              "running": 0, "pending": 0},
+              "cancelled": 0, "running": 0, "pending": 0},
      "metrics": {...}, "started": 1700000000.0, "stopped": 1700000001.5}
 
 A job's ``metrics`` maps names to numbers.  A tier's maps names to
@@ -26,6 +26,8 @@ __all__ = [
     "FINAL_RESULTS",
     "SEVERITY_KEYS",
     "JOB_COUNT_KEYS",
+    "SETTLED_COUNT_KEYS",
+    "tier_result",
     "empty_messages",
     "empty_jobs",
     "job_counts",
@@ -37,12 +39,15 @@ __all__ = [
     "merge_stats",
 ]
 
-RESULTS = ("pass", "fail", "skipped", "lost", "running", "pending")
-FINAL_RESULTS = frozenset({"pass", "fail", "skipped", "lost"})
+# ``cancelled``: the node never started because the run (or its tier) was stopped first;
+# not run, and neither failed nor lost.  ``skipped``: a dependency ruled it out.
+RESULTS = ("pass", "fail", "skipped", "lost", "cancelled", "running", "pending")
+FINAL_RESULTS = frozenset({"pass", "fail", "skipped", "lost", "cancelled"})
 SEVERITY_KEYS = ("debug", "info", "warning", "error", "critical")
-JOB_COUNT_KEYS = ("total", "passed", "failed", "skipped", "lost", "running", "pending")
+JOB_COUNT_KEYS = ("total", "passed", "failed", "skipped", "lost", "cancelled", "running", "pending")
+SETTLED_COUNT_KEYS = ("passed", "failed", "skipped", "lost", "cancelled")  # jobs that have a final result
 _RESULT_TO_COUNT = {"pass": "passed", "fail": "failed", "skipped": "skipped", "lost": "lost",
-                    "running": "running", "pending": "pending"}
+                    "cancelled": "cancelled", "running": "running", "pending": "pending"}
 
 
 def empty_messages() -> dict[str, int]:
@@ -80,7 +85,7 @@ def job_metrics(result: str, messages: Mapping[str, int]) -> dict[str, float]:
     so that tiers roll them up like any other metric."""
     out: dict[str, float] = {f"msg_{name}": int(messages.get(name, 0)) for name in SEVERITY_KEYS}
     counts = job_counts(result)
-    for name in ("passed", "failed", "skipped", "lost", "total"):
+    for name in (*SETTLED_COUNT_KEYS, "total"):
         out[f"jobs_{name}"] = counts[name]
     return out
 
@@ -153,12 +158,16 @@ def fold_into(totals: dict[str, Any], part: Mapping[str, Any], kind: str) -> Non
 
 
 def summary_without_report(last: Mapping[str, Any] | None, *, kind: str, result: str, reason: str,
-                           expected_jobs: int, seed: int | None, now: float) -> dict[str, Any]:
+                           expected_jobs: int, seed: int | None, now: float,
+                           unstarted: str | None = None) -> dict[str, Any]:
     """The final summary a tier writes for a child that could not give its own
-    (lost, failed to launch, skipped), from the last thing it did say.
+    (lost, failed to launch, skipped, cancelled), from the last thing it did say.
 
     For a group or array, the jobs it had not finished count under ``result``
-    (lost with a lost tier, skipped with a skipped one).
+    (lost with a lost tier, skipped with a skipped one, cancelled with a
+    cancelled one).  With ``unstarted``, those it last said were pending count
+    under that result instead (a tier killed on a second Ctrl-C: its running
+    jobs failed, its pending ones were cancelled).
     """
     last = last or {}
     summary = new_summary(result, job=kind == "job")
@@ -172,17 +181,23 @@ def summary_without_report(last: Mapping[str, Any] | None, *, kind: str, result:
         summary["seed"] = seed
         return summary
     jobs = empty_jobs()
-    for name in ("passed", "failed", "skipped", "lost"):
+    for name in SETTLED_COUNT_KEYS:
         jobs[name] = int((last.get("jobs") or {}).get(name, 0))
     unsettled = max(0, expected_jobs - sum(jobs.values()))
-    jobs[_RESULT_TO_COUNT[result]] += unsettled
-    jobs["total"] = expected_jobs
-    summary["jobs"] = jobs
-    if unsettled:
-        for name, stats in unreported_jobs_metrics(result, unsettled).items():
+    shares = [(result, unsettled)]
+    if unstarted is not None:
+        waiting = min(unsettled, int((last.get("jobs") or {}).get("pending", 0)))
+        shares = [(unstarted, waiting), (result, unsettled - waiting)]
+    for share_result, count in shares:
+        if not count:
+            continue
+        jobs[_RESULT_TO_COUNT[share_result]] += count
+        for name, stats in unreported_jobs_metrics(share_result, count).items():
             merged = dict(summary["metrics"].get(name) or {})
             merge_stats(merged, stats)
             summary["metrics"][name] = merged
+    jobs["total"] = expected_jobs
+    summary["jobs"] = jobs
     return summary
 
 
@@ -190,18 +205,32 @@ def dependency_outcome(summary: Mapping[str, Any], kind: str) -> str | None:
     """How a finished node counts for its dependents: pass, fail or skipped.
 
     None while it has not finished.  A group or array passes only when every
-    job in it passed; it fails when any job in it failed or was lost.
+    job in it passed; it fails when any job in it failed or was lost.  A node
+    that was cancelled (never ran) counts as skipped: it neither passed nor failed.
     """
     result = summary.get("result")
     if result not in FINAL_RESULTS:
         return None
     if kind == "job":
-        return {"pass": "pass", "fail": "fail", "lost": "fail", "skipped": "skipped"}[result]
+        return {"pass": "pass", "fail": "fail", "lost": "fail", "skipped": "skipped",
+                "cancelled": "skipped"}[result]
     if result in ("fail", "lost"):
         return "fail"
     jobs = summary.get("jobs", {})
     if jobs.get("failed", 0) or jobs.get("lost", 0):
         return "fail"
-    if result == "skipped" or jobs.get("skipped", 0):
+    if result in ("skipped", "cancelled") or jobs.get("skipped", 0) or jobs.get("cancelled", 0):
         return "skipped"
+    return "pass"
+
+
+def tier_result(jobs: Mapping[str, int], *, failed: bool) -> str:
+    """A group's or array's own result once it ends: ``fail`` when a job below it failed
+    or was lost (or the tier itself failed), ``cancelled`` when jobs below it never ran
+    because the run was stopped, otherwise ``pass`` (skipped jobs do not make a tier
+    fail: a dependency ruled them out)."""
+    if failed or jobs.get("failed", 0) or jobs.get("lost", 0):
+        return "fail"
+    if jobs.get("cancelled", 0):
+        return "cancelled"
     return "pass"

@@ -49,6 +49,7 @@ from .summary import (
     fold_into,
     new_summary,
     summary_without_report,
+    tier_result,
 )
 from .transport import ConnectionClosed, ParentServer, PeerLink
 
@@ -56,6 +57,7 @@ __all__ = ["Tier", "ChangeSink", "CHILD_COMMAND"]
 
 CHILD_COMMAND = ("-m", "gator_core.child")  # after the interpreter
 LAUNCH_BATCH = 500  # children handed to the scheduler in one call
+KILL_WAIT = 2.0  # seconds children told to kill their jobs at once have to report it
 _WARNING = SEVERITIES["warning"]
 _ERROR = SEVERITIES["error"]
 
@@ -135,6 +137,7 @@ class Tier:
         self._stop_deadline = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop_deadline_span = 0.0
+        self._killing: str | None = None  # interrupted twice: the reason
 
     # -- reruns ----------------------------------------------------------------------------------
     def _carry(self, child: Child, row: dict[str, Any]) -> None:
@@ -267,11 +270,13 @@ class Tier:
         self._report_watched()
         self._wake.set()
 
-    def _final_summary(self, child: Child, result: str, reason: str) -> dict[str, Any]:
+    def _final_summary(self, child: Child, result: str, reason: str, *, unstarted: str | None = None
+                       ) -> dict[str, Any]:
         """A summary the tier writes for a child that could not give its own."""
         seed = job_seed(self.run_config.seed, self._child_path(child)) if child.kind == "job" else None
         return summary_without_report(child.summary, kind=child.kind, result=result, reason=reason,
-                                      expected_jobs=self._job_counts[child.decl], seed=seed, now=time.time())
+                                      expected_jobs=self._job_counts[child.decl], seed=seed, now=time.time(),
+                                      unstarted=unstarted)
 
     def lose(self, child: Child, reason: str) -> None:
         if child.state == "done":
@@ -290,6 +295,10 @@ class Tier:
     def _skip(self, child: Child, reason: str) -> None:
         self._finish(child, self._final_summary(child, "skipped", reason))
 
+    def _cancel(self, child: Child) -> None:
+        """The child never started and never will: the tier is stopping."""
+        self._finish(child, self._final_summary(child, "cancelled", f"not started: {self.stopping}"))
+
     async def _terminate(self, keys: list[str]) -> None:
         assert self.scheduler is not None
         try:
@@ -302,7 +311,7 @@ class Tier:
         if child.state != "pending":
             return
         if self.stopping:
-            self._skip(child, f"not started: {self.stopping}")
+            self._cancel(child)
             return
         verdict = self.deps.check(child) if child.deps else READY
         if verdict == READY:
@@ -361,7 +370,7 @@ class Tier:
     def _exited_without_report(self, child: Child) -> None:
         event = child.exit_event
         if self.stopping and child.state == "launched":
-            self._skip(child, f"not started: {self.stopping}")
+            self._cancel(child)
             return
         if event.state:  # the scheduler's own word comes first: "OUT_OF_MEMORY: ..."
             reason = event.state + (f": {event.reason}" if event.reason else "")
@@ -579,6 +588,8 @@ class Tier:
                 elif child.state == "launched" and child.started_at and now - child.started_at > limit:
                     self.lose(child, f"started but did not connect within {limit:g} s")
             if self.stopping and self._stop_deadline and now > self._stop_deadline:
+                if self._killing:
+                    self._kill_the_rest()
                 for child in list(self.active.values()):
                     self.lose(child, f"did not stop within {self._stop_deadline_span:g} s")
                 self._stop_deadline = 0.0
@@ -589,7 +600,13 @@ class Tier:
             self._flush()
 
     def stop(self, reason: str) -> None:
-        """Stop the subtree: nothing new starts, running children are told to stop."""
+        """Stop the subtree: nothing new starts, and running children are told to stop.
+
+        A child that has not started (waiting for its dependencies, or launched but not
+        yet connected, such as a job still in a batch queue) is ``cancelled`` at once:
+        its scheduler drops it, and should its process start after all, its hello is
+        refused, so its job never runs.  The tier need not wait for the batch system to
+        confirm that."""
         if self.stopping:
             return
         self.stopping = reason
@@ -597,27 +614,50 @@ class Tier:
         span = self.run_config.grace + 2 * self.run_config.interval + 5.0
         self._stop_deadline_span = span
         self._stop_deadline = time.monotonic() + span
+        if self.scheduler is not None:
+            self.scheduler.stopping()
         for child in self.children:
             if child.state == "pending":
-                self._skip(child, f"not started: {reason}")
+                self._cancel(child)
         queued = []
         for child in list(self.active.values()):
             if child.link is not None:
                 self._spawn(self._send_stop(child.link, reason))
-            else:
-                queued.append(child.key)
-        if self.scheduler is not None:  # even with nothing queued: the scheduler learns of the stop
+                continue
+            queued.append(child.key)
+            if child.state == "launched":
+                self._cancel(child)
+        if self.scheduler is not None and queued:
             self._spawn(self._terminate(queued))
         self._wake.set()
 
     def force_stop(self, reason: str) -> None:
-        """Stop without waiting for children to finish on their own."""
+        """Stop without a grace period: connected children are told to kill their jobs
+        at once (``stop`` with ``kill``) and given KILL_WAIT seconds to say so; then
+        whatever has not reported is recorded as killed, and the scheduler's ``close``,
+        which follows, kills what may be left."""
         self.stop(reason)
-        self._stop_deadline = time.monotonic()  # the monitor gives up on the rest at once
+        if self._killing:
+            return
+        self._killing = reason
+        if self.scheduler is not None:
+            self.scheduler.stopping(kill=True)
+        for child in list(self.active.values()):
+            if child.link is not None:
+                self._spawn(self._send_stop(child.link, reason, kill=True))
+        self._stop_deadline_span = KILL_WAIT
+        self._stop_deadline = time.monotonic() + KILL_WAIT
+        self._wake.set()
 
-    async def _send_stop(self, link: PeerLink, reason: str) -> None:
+    def _kill_the_rest(self) -> None:
+        for child in list(self.active.values()):
+            self.message(SEVERITIES["error"], f"{self._child_path(child)} killed: {self._killing}")
+            self._finish(child, self._final_summary(child, "fail", f"killed: {self._killing}",
+                                                    unstarted="cancelled"))
+
+    async def _send_stop(self, link: PeerLink, reason: str, *, kill: bool = False) -> None:
         try:
-            await link.send(Stop(reason))
+            await link.send(Stop(reason, kill=kill))
         except ConnectionClosed:
             pass
 
@@ -676,8 +716,7 @@ class Tier:
                 task.cancel()
         stopped = time.time()
         summary = self.current_summary()
-        failed = self._failed or summary["jobs"]["failed"] or summary["jobs"]["lost"]
-        summary.update(result="fail" if failed else "pass", stopped=stopped)
+        summary.update(result=tier_result(summary["jobs"], failed=self._failed), stopped=stopped)
         if self.stopping:
             summary["reason"] = f"stopped: {self.stopping}"
         self.store.set_attrs({"stopped": stopped, "result": summary["result"],

@@ -37,12 +37,14 @@ class UpLink:
         interval: float,
         snapshot: Snapshot,
         on_stop: Callable[[str], None],
+        on_kill: Callable[[str], None] | None = None,
     ) -> None:
         self.link = link
         self.url, self.token, self.key = url, token, key
         self.interval = interval
         self.snapshot = snapshot
         self.on_stop = on_stop
+        self.on_kill = on_kill or on_stop
         self.parent_lost: str | None = None
         self._dirty = asyncio.Event()
         self._acked = asyncio.Event()
@@ -105,7 +107,7 @@ class UpLink:
                 self._lose(f"parent sent a malformed message: {exc}")
                 return
             if isinstance(message, Stop):
-                self.on_stop(message.reason)
+                (self.on_kill if message.kill else self.on_stop)(message.reason)
             elif isinstance(message, Ack):
                 self._acked.set()
                 return

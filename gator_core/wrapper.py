@@ -252,6 +252,9 @@ class Wrapper:
         for message in messages:
             if isinstance(message, Stop):
                 self.stop(message.reason)
+                if message.kill:  # at once: no grace period
+                    self._stop_reason = f"killed: {message.reason}"
+                    self._kill_at = time.monotonic()
             elif isinstance(message, Refuse):
                 self._lose_parent(f"parent refused this child: {message.reason}")
 

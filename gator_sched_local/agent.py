@@ -15,6 +15,7 @@ each connection first proves it knows the run's token.
     client -> agent   {"op": "hello", "token": T}
                       {"op": "launch", "requests": [{key, argv, env, cwd, log, resources}, ...]}
                       {"op": "terminate", "keys": [...]}
+                      {"op": "kill", "keys": [...]}        (SIGKILL, no grace period)
     agent -> client   {"ev": "running", "key": K, "pid": P}
                       {"ev": "exited", "key": K, "code": C}       (C < 0: killed by signal -C)
                       {"ev": "failed", "key": K, "reason": R}
@@ -51,6 +52,7 @@ from gator_core import (
     reap_zombies,
     run_forked,
     settle_forked,
+    signal_tree,
 )
 
 __all__ = ["main", "Agent"]
@@ -193,7 +195,7 @@ class Agent:
                     item["log"], Resources.from_dict(item["resources"]),
                 ))
             self.schedule()
-        elif op == "terminate":
+        elif op in ("terminate", "kill"):
             keys = set(message["keys"])
             kept: deque[Request] = deque()
             for request in self.queue:
@@ -205,7 +207,11 @@ class Agent:
             self.queue = kept
             for key in keys:
                 pid = client.live.get(key)
-                if pid is not None:
+                if pid is None:
+                    continue
+                if op == "kill":
+                    signal_tree(pid, signal.SIGKILL, include_descendants_of=pid)
+                else:
                     self.terminate_pid(pid)
         else:
             self.send(client, {"ev": "error", "reason": f"unknown op {op!r}"})

@@ -167,9 +167,6 @@ class SgeScheduler(BatchScheduler):
     async def close(self) -> None:
         try:
             await super().close()
-            scope = self.sweep_scope()
-            if scope is not None and self.context.run_id:
-                await self._sweep(scope)
         finally:
             async with self._lock:
                 await self._stop_agent()
@@ -239,34 +236,31 @@ class SgeScheduler(BatchScheduler):
         if not answer.get("ok"):
             raise SchedulerError(f"deleting jobs failed: {answer.get('error')}")
 
-    async def _sweep(self, scope: str) -> None:
-        """Delete this run's jobs under ``scope`` still in the queue: after something went
-        wrong, jobs of tiers that died are left behind (their DRMAA sessions ended
-        without deleting them)."""
-        prefix = native.job_name(self.context.run_id, scope)
+    async def leftovers(self, prefix: str) -> list[str] | None:
+        """Whole job numbers (qdel takes them for every task) of the run's jobs under
+        ``prefix``: jobs of tiers that died are left behind, their DRMAA sessions
+        having ended without deleting them."""
+        name = native.job_name(self.context.run_id, prefix)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                "qstat", "-xml", "-u", getpass.getuser(), stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL)
+            out, _ = await asyncio.wait_for(proc.communicate(), AGENT_TIMEOUT)
+        except (OSError, asyncio.TimeoutError):
+            return None
+        self.count("qstat")
+        return sorted({job_id for job_id, job_name, state in parse_qstat_xml(out.decode(errors="replace"))
+                       if job_name.startswith(name) and state in ("pending", "running")})
 
-        async def leftovers() -> list[str] | None:
-            try:
-                proc = await asyncio.create_subprocess_exec(
-                    "qstat", "-xml", "-u", getpass.getuser(), stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.DEVNULL)
-                out, _ = await asyncio.wait_for(proc.communicate(), AGENT_TIMEOUT)
-            except (OSError, asyncio.TimeoutError):
-                return None
-            self.count("qstat")
-            return sorted({job_id for job_id, name, state in parse_qstat_xml(out.decode(errors="replace"))
-                           if name.startswith(prefix) and state in ("pending", "running")})
-
-        async def qdel(job_ids: list[str]) -> None:
-            try:
-                proc = await asyncio.create_subprocess_exec(
-                    "qdel", *job_ids, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-                await asyncio.wait_for(proc.wait(), AGENT_TIMEOUT)
-                self.count("qdel")
-            except (OSError, asyncio.TimeoutError):
-                self.context.log(40, f"qdel of {len(job_ids)} jobs of this run failed")
-
-        await self.sweep_queue(leftovers, qdel)
+    async def cancel_leftovers(self, native_ids: list[str]) -> None:
+        """qdel, not DRMAA: the ids are job numbers from qstat, maybe of other sessions."""
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                "qdel", *native_ids, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            await asyncio.wait_for(proc.wait(), AGENT_TIMEOUT)
+            self.count("qdel")
+        except (OSError, asyncio.TimeoutError):
+            self.context.log(40, f"qdel of {len(native_ids)} jobs of this run failed")
 
 
 def parse_qstat_xml(text: str) -> list[tuple[str, str, str]]:

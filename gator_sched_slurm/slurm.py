@@ -196,25 +196,18 @@ class SlurmScheduler(BatchScheduler):
         if code != 0 and "invalid job id" not in err.lower():
             raise SchedulerError(f"scancel failed (exit code {code}): {err.strip()}")
 
-    async def close(self) -> None:
-        await super().close()
-        scope = self.sweep_scope()
-        if scope is not None and self.context.run_id:
-            await self._sweep(scope)
+    async def kill(self, native_ids: Sequence[str]) -> None:
+        # SIGKILL reaches what runs at once; the plain cancel then drops what is pending
+        # (a signal is refused for a job that has not started).
+        await self._run(cmd.scancel_command(native_ids, kill=True))
+        await self.cancel(native_ids)
 
-    async def _sweep(self, scope: str) -> None:
-        """Cancel this run's jobs under ``scope`` still in the queue: after something went
-        wrong, jobs of tiers that died are left behind, and nothing will use them."""
-        prefix = cmd.job_name(self.context.run_id, scope)
-
-        async def leftovers() -> list[str] | None:
-            try:
-                code, out, _ = await self._run(["squeue", "-h", "--me", "-o", cmd.SWEEP_FORMAT])
-            except (SchedulerError, LaunchError):
-                return None
-            return cmd.leftovers(out, prefix) if code == 0 else None
-
-        await self.sweep_queue(leftovers)
+    async def leftovers(self, prefix: str) -> list[str] | None:
+        try:
+            code, out, _ = await self._run(["squeue", "-h", "--me", "-o", cmd.SWEEP_FORMAT])
+        except (SchedulerError, LaunchError):
+            return None
+        return cmd.leftovers(out, cmd.job_name(self.context.run_id, prefix)) if code == 0 else None
 
     def explain(self, status: NativeStatus, log_path: str) -> NativeStatus:
         """A job killed for its memory without cgroups shows as FAILED (signal 9) in

@@ -240,8 +240,10 @@ def leftovers(stdout: str, prefix: str) -> list[str]:
     return out
 
 
-def scancel_command(native_ids: Sequence[str]) -> list[str]:
-    return ["scancel", *native_ids]
+def scancel_command(native_ids: Sequence[str], *, kill: bool = False) -> list[str]:
+    """Cancel; with ``kill``, SIGKILL every step of the running ones first (the batch
+    step included), so that they end now rather than after the cluster's KillWait."""
+    return ["scancel", *(["--signal=KILL"] if kill else []), *native_ids]
 
 
 def is_transient(message: str) -> bool:

@@ -179,11 +179,11 @@ class SshAgent:
                 client.requests[request.key] = request
                 self.queue.append(request)
             self.schedule()
-        elif op == "terminate":
+        elif op in ("terminate", "kill"):
             for key in message["keys"]:
                 request = client.requests.get(key)
                 if request is not None:
-                    self.terminate(request)
+                    self.terminate(request, kill=op == "kill")
         else:
             self.send(client, {"ev": "error", "reason": f"unknown op {op!r}"})
 
@@ -397,17 +397,20 @@ class SshAgent:
         self.schedule()
 
     # -- stopping --------------------------------------------------------------------------------
-    def terminate(self, request: Request) -> None:
+    def terminate(self, request: Request, *, kill: bool = False) -> None:
+        """Stop one request: SIGTERM (then SIGKILL after the grace period), or SIGKILL at
+        once with ``kill``."""
         request.terminated = True
         if request in self.live:
             if request.link is not None and request.rid in self.by_id:
                 try:
-                    request.link.send({"op": "terminate", "id": request.rid})
+                    request.link.send({"op": "kill" if kill else "terminate", "id": request.rid})
                 except HostError:
                     pass  # the host is gone: its jobs end with it
             elif request.process is not None and request.process.returncode is None:
-                self._signal(request.process, signal.SIGTERM)
-                self.loop.call_later(self.grace, self._signal, request.process, signal.SIGKILL)
+                self._signal(request.process, signal.SIGKILL if kill else signal.SIGTERM)
+                if not kill:
+                    self.loop.call_later(self.grace, self._signal, request.process, signal.SIGKILL)
         else:
             self.finish(request, {"ev": "exited", "code": None, "reason": "terminated before it started"})
 

@@ -3,10 +3,13 @@ a job cancelled behind Gator's back, and a run interrupted with jobs queued and 
 
 from __future__ import annotations
 
+import json
 import signal
+import time
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,14 +40,13 @@ class BatchSystem:
     jobs: Callable[[], list[tuple[str, str]]]
     repeats: int  # elements of the array that cannot all run at once (4 cores each, 16 in all)
     queued_at_least: int  # jobs of the run in the queue before the interrupt
-    gone_within: float  # seconds the queue may take to forget cancelled jobs (qdel returns early)
 
 
 SYSTEMS = {
-    "slurm": BatchSystem("slurm", "scancel", ("CANCELLED",), "", squeue_jobs, 30, 30, 0.0),
+    "slurm": BatchSystem("slurm", "scancel", ("CANCELLED",), "", squeue_jobs, 30, 30),
     # qdel kills the job outright (no final report); DRMAA calls that "aborted", which
     # Gator names DELETED once it has seen the job run (ABORTED if the kill came first).
-    "sge": BatchSystem("sge", "qdel", ("DELETED", "ABORTED"), "qdel", qstat_jobs, 12, 5, 30.0),
+    "sge": BatchSystem("sge", "qdel", ("DELETED", "ABORTED"), "qdel", qstat_jobs, 12, 5),
 }
 
 
@@ -83,34 +85,95 @@ def test_a_job_cancelled_behind_gators_back_is_lost_with_that_state(runs: Any, s
     assert node(show(tracking), "top.fine")["result"] == "pass"
 
 
-def test_an_interrupted_run_leaves_nothing_in_the_queue(runs: Any, system: BatchSystem) -> None:
-    """Ctrl-C cancels running and pending jobs (here nested ones, and an array), in batches."""
-    proc, tracking = runs.start(f"""
+NESTED = """
 !JobGroup
   id: top
   jobs:
-  - !Job {{id: runs, command: sleep, args: ['300']}}
+  - !Job {{id: runs, command: sh, args: [-c, {runs}]}}
   - !JobGroup
     id: inner
     jobs:
     - !Job {{id: deep, command: sleep, args: ['300']}}
     - !JobArray
       id: many
-      repeats: {system.repeats}
+      repeats: {repeats}
       jobs:
       - !Job {{id: step, command: sleep, args: ['300'], resources: [!Cores 4]}}
-""", "--sched-arg", "poll=1")
-    wait_for(lambda: (n := shown_node(tracking, "top.inner.deep")) and n["result"] == "running", 60,
-             "the nested job to run")
+"""
+
+
+def start_nested(runs: Any, system: BatchSystem, *args: str, runs_command: str = "sleep 300"
+                 ) -> tuple[Any, Path, str]:
+    """A run with a single job, a nested one and an array that cannot all fit in the
+    farm's 16 cores, started until some of the array waits in the queue."""
+    proc, tracking = runs.start(NESTED.format(runs=json.dumps(runs_command), repeats=system.repeats),
+                                "--sched-arg", "poll=1", *args)
+    for path in ("top.runs", "top.inner.deep"):
+        wait_for(lambda path=path: (n := shown_node(tracking, path)) and n["result"] == "running", 60,
+                 f"{path} to run")
     prefix = job_prefix(tracking)
     queued = wait_for(lambda: len(jobs := run_jobs(system, prefix)) >= system.queued_at_least and jobs, 60,
                       "the array to be queued")
     assert any(state == "PENDING" for _, state in queued)  # the array cannot all fit in 16 cores
-    proc.send_signal(signal.SIGINT)
+    return proc, tracking, prefix
+
+
+def interrupt(proc: Any, sig: int) -> tuple[int, str, float]:
+    """Send ``sig``; the exit code, stdout and stderr, and the seconds until the run exited."""
+    sent = time.monotonic()
+    proc.send_signal(sig)
     code, out, err = finish(proc, timeout=120)
-    assert code != 0
-    if system.gone_within:
-        wait_for(lambda: not run_jobs(system, prefix), system.gone_within, "the queue to list none of the run's jobs")
-    assert run_jobs(system, prefix) == []
+    return code, out + err, time.monotonic() - sent
+
+
+def jobs_of(tree: dict[str, Any]) -> list[dict[str, Any]]:
+    found, stack = [], [tree]
+    while stack:
+        item = stack.pop()
+        stack.extend(item["children"])
+        if item["kind"] == "job":
+            found.append(item)
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_run_stops_in_seconds_and_leaves_nothing_in_the_queue(
+        runs: Any, system: BatchSystem, sig: signal.Signals) -> None:
+    """Ctrl-C with a single job, a nested one and an array running and queued: the prompt is
+    back within 5 s, with the queue empty; what ran failed, what waited was cancelled."""
+    proc, tracking, prefix = start_nested(runs, system)
+    code, output, took = interrupt(proc, sig)
+    assert code == 130, output
+    assert took < 5.0, f"the run took {took:.1f} s to exit"
+    assert run_jobs(system, prefix) == []  # nothing of the run is left in the queue
     tree = show(tracking)
-    assert tree["result"] == "fail" and "interrupted" in (tree.get("reason") or "")
+    assert tree["result"] == "fail" and f"interrupted by {sig.name}" in tree["reason"]
+    jobs = jobs_of(tree)
+    ran = [job for job in jobs if job["result"] == "fail"]
+    waited = [job for job in jobs if job["result"] == "cancelled"]
+    assert len(ran) + len(waited) == len(jobs), [(job["path"], job["result"]) for job in jobs]
+    assert {"top.runs", "top.inner.deep"} <= {job["path"] for job in ran}
+    assert all(f"stopped (interrupted by {sig.name})" in job["reason"] for job in ran)
+    assert waited and all(job["reason"] == f"not started: interrupted by {sig.name}" for job in waited)
+    assert all(job["path"].startswith("top.inner.many.") for job in waited)
+    assert tree["jobs"]["cancelled"] == len(waited) and tree["jobs"]["failed"] == len(ran)
+    assert f"{len(ran)} failed, {len(waited)} cancelled" in output  # the summary line
+    assert "LOST" not in output
+
+
+def test_a_second_ctrl_c_kills_at_once_and_still_empties_the_queue(runs: Any, system: BatchSystem) -> None:
+    """A job that ignores SIGTERM, with a grace period of a minute: the second Ctrl-C does
+    not wait for it."""
+    proc, tracking, prefix = start_nested(runs, system, "--grace", "60",
+                                          runs_command="trap '' TERM; sleep 300 & wait; sleep 300")
+    proc.send_signal(signal.SIGINT)
+    time.sleep(1.5)
+    assert proc.poll() is None, "the job ignoring SIGTERM has a minute's grace"
+    code, output, took = interrupt(proc, signal.SIGINT)
+    assert code == 130, output
+    assert took < 5.0, f"the run took {took:.1f} s to exit after the second Ctrl-C"
+    assert "interrupted again by SIGINT: killing every job now" in output
+    assert run_jobs(system, prefix) == []
+    stubborn = node(show(tracking), "top.runs")
+    assert stubborn["result"] == "fail" and "killed: interrupted again by SIGINT" in stubborn["reason"], stubborn
+    assert {job["result"] for job in jobs_of(show(tracking))} == {"fail", "cancelled"}

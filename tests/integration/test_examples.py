@@ -59,7 +59,7 @@ def test_seed_style_tree(tmp_path: Path, sched: list[str]):
     assert node(tree, "tree.say_bye")["exit_code"] == 1
     assert node(tree, "tree.array")["result"] == "pass"  # ran because say_bye failed
     assert tree["jobs"] == {"total": 12, "passed": 11, "failed": 1, "skipped": 0, "lost": 0,
-                            "running": 0, "pending": 0}
+                            "cancelled": 0, "running": 0, "pending": 0}
     # Every node records the scheduler's own id and the host it ran on.
     stack, seen = [tree], 0
     while stack:

@@ -10,11 +10,12 @@ import subprocess
 import sys
 import time
 import uuid
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import psutil
 import pytest
-from helpers import gator_processes, node, units, wait_for, write
+from helpers import gator, gator_processes, node, units, wait_for, write
 
 
 def start_run(tmp_path: Path, spec_text: str, *args: str, **popen: object) -> tuple[subprocess.Popen[str], Path]:
@@ -109,7 +110,7 @@ def test_interrupt_stops_everything_and_keeps_the_results(tmp_path: Path, sig: i
       - !Job {{id: daemon, command: sh, args: [-c, "setsid sleep {marker} & sleep {marker}"]}}
   - !Job {{id: never, command: 'true', on_pass: [stubborn]}}
 """
-    proc, tracking = start_run(tmp_path, spec, "--grace", "1")
+    proc, tracking = start_run(tmp_path, spec, "--grace", "1", "--junit", str(tmp_path / "report.xml"))
     wait_for(lambda: len(gator_processes(marker)) >= 3, 30, "jobs to start")
     proc.send_signal(sig)
     code, out, _ = finish(proc, timeout=30)
@@ -118,8 +119,14 @@ def test_interrupt_stops_everything_and_keeps_the_results(tmp_path: Path, sig: i
     assert node(tree, "top.quick")["result"] == "pass"  # results so far are kept
     assert node(tree, "top.stubborn")["result"] in ("fail", "lost")
     assert f"interrupted by {name}" in node(tree, "top.stubborn")["reason"]
-    assert node(tree, "top.never")["result"] == "skipped"
-    assert "INTERRUPTED" in out
+    assert node(tree, "top.never")["result"] == "cancelled"  # it never started
+    assert node(tree, "top.never")["reason"] == f"not started: interrupted by {name}"
+    assert "INTERRUPTED" in out and ", 1 cancelled in " in out  # the summary line counts it apart
+    assert tree["jobs"]["cancelled"] == 1 and tree["jobs"]["skipped"] == 0
+    assert "never      job    cancelled" in gator("show", tracking, check=0).stdout
+    cases = {case.get("name"): case for case in ElementTree.parse(tmp_path / "report.xml").iter("testcase")}
+    skipped = cases["never"].find("skipped")
+    assert skipped is not None and skipped.get("message") == f"cancelled: not started: interrupted by {name}"
     assert gator_processes(marker) == [], "a process of the run outlived it"
     assert gator_processes(str(tracking)) == []
 

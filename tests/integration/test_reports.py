@@ -55,7 +55,7 @@ def test_show_filters_jobs_by_result(tmp_path: Path):
     skipped = json.loads(gator("show", tracking, "--result", "skipped", "--json", check=0).stdout)
     assert [j["path"] for j in skipped] == [f"top.tests.t_{i}" for i in range(3)]
     text = gator("show", tracking, "--failed", check=0).stdout
-    assert "FAIL    top.build" in text and f"log: {tracking / 'build' / 'messages.log'}" in text
+    assert "FAIL      top.build" in text and f"log: {tracking / 'build' / 'messages.log'}" in text
     proc = gator("show", tracking, "--result", "good", check=2)
     assert "unknown result 'good'" in proc.stderr
 

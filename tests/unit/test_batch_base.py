@@ -255,7 +255,8 @@ def test_a_sweep_cancels_each_leftover_once_and_looks_until_none_is_left(monkeyp
         answers = [["7", "8_[1-3]"], ["8_[1-3]"], ["8_[1-3]", "9"], []]  # 8 is slow to go; 9 shows up late
         looks: list[float] = []
 
-        async def leftovers() -> list[str] | None:
+        async def leftovers(prefix: str) -> list[str] | None:
+            assert prefix == ""
             looks.append(time.monotonic())
             return answers.pop(0)
 
@@ -264,17 +265,21 @@ def test_a_sweep_cancels_each_leftover_once_and_looks_until_none_is_left(monkeyp
         async def cancel(ids: list[str]) -> None:
             cancelled.append(ids)
 
-        await sched.sweep_queue(leftovers, cancel)
+        sched.leftovers = leftovers  # type: ignore[method-assign]
+        sched.cancel_leftovers = cancel  # type: ignore[method-assign]
+        await sched.sweep_queue("")
         assert cancelled == [["7", "8_[1-3]"], ["9"]] and answers == []
         assert min(later - earlier for earlier, later in itertools.pairwise(looks)) >= 0.1 * 0.95
         assert sum("still in the queue" in text for text in logs) == 2
 
         stuck, _, logs = make({"poll": "0.1"})
 
-        async def forever() -> list[str] | None:
+        async def forever(prefix: str) -> list[str] | None:
             return ["5"]
+        stuck.leftovers = forever  # type: ignore[method-assign]
+        stuck.cancel_leftovers = cancel  # type: ignore[method-assign]
         started = time.monotonic()
-        await stuck.sweep_queue(forever, cancel)
+        await stuck.sweep_queue("")
         assert time.monotonic() - started < 3  # bounded: --grace (0.5 s here) + GONE_WAIT
         assert "still in the queue after cancelling: 5" in logs[-1]
     asyncio.run(main())
@@ -342,4 +347,73 @@ def test_a_back_end_that_crashes_fails_the_children_and_the_scheduler_goes_on() 
             sched.crash = None
             await sched.launch([req("b")])
             await until(lambda: EventKind.SUBMITTED in kinds(events, "b"), "the next submission")
+    asyncio.run(main())
+
+
+def test_a_stopped_top_closes_at_once_cancelling_what_is_left_without_waiting_for_the_poll() -> None:
+    async def main() -> None:
+        sched, _, logs = make({"poll": "30"})  # a long poll interval: closing must not wait for it
+        looks: list[float] = []
+
+        async def leftovers(prefix: str) -> list[str] | None:
+            looks.append(time.monotonic())
+            assert prefix == ""  # the top looks for the whole run's jobs
+            return [i for i, status in sched.jobs.items() if status.state in ("PD", "R")]
+
+        async def cancel_found(ids: list[str]) -> None:
+            sched.cancelled.append(list(ids))
+            for native_id in ids:  # gone at the second look
+                sched.jobs[native_id] = NativeStatus(native_id, "CD")
+
+        sched.leftovers = leftovers  # type: ignore[method-assign]
+        sched.cancel_leftovers = cancel_found  # type: ignore[method-assign]
+        await sched.start()
+        await sched.launch([req("ran"), req("queued")])
+        await until(lambda: len(sched.jobs) == 2, "both submitted")
+        sched.jobs["101"] = NativeStatus("101", "R")  # "ran" reported but is still leaving the queue
+        sched.reported("ran")
+        sched.stopping()
+        started = time.monotonic()
+        await sched.close()
+        took = time.monotonic() - started
+        assert took < 2.0, took
+        assert sched.cancelled[0] == ["102"]  # what never reported, at once
+        assert ["101"] in sched.cancelled[1:]  # found still there by the look: cancelled too
+        assert len(looks) == 2 and not any("still leaving" in text for text in logs)
+    asyncio.run(main())
+
+
+def test_a_stopped_inner_tier_cancels_and_leaves_the_looking_to_the_top() -> None:
+    async def main() -> None:
+        inner = FakeBatch({"poll": "30", "submit_rate": "1000"},
+                          SchedulerContext(path="top.g", token="t", tracking=Path("/tmp"), interval=1.0,
+                                           grace=0.5, events=lambda event: None, log=lambda severity, text: None,
+                                           run_id="0123456789", inherited={}))
+        await inner.start()
+        await inner.launch([req("a")])
+        await until(lambda: inner.jobs, "the submission")
+        inner.stopping()
+        started = time.monotonic()
+        await inner.close()
+        assert time.monotonic() - started < 0.5
+        assert inner.cancelled == [["101"]] and inner.queries == []  # no look, no status query
+    asyncio.run(main())
+
+
+def test_a_stopped_top_gives_up_looking_after_stop_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("gator_core.batch.STOP_WAIT", 1.0)
+
+    async def main() -> None:
+        sched, _, logs = make({"poll": "30"})
+
+        async def stuck(prefix: str) -> list[str] | None:
+            return ["55"]
+
+        sched.leftovers = stuck  # type: ignore[method-assign]
+        sched.stopping()
+        started = time.monotonic()
+        await sched.close()
+        assert time.monotonic() - started < 1.6
+        assert sched.cancelled == [["55"]]  # cancelled once, not at every look
+        assert "still leaving the queue: 55" in logs[-1]
     asyncio.run(main())
