@@ -215,6 +215,17 @@ def rerun(
 RESULT_NAMES = ("pass", "fail", "lost", "skipped", "cancelled", "running", "pending")
 
 
+def _say_run_state(tracking: Path) -> None:
+    """On stderr, for a run that has not finished: whether its `gator run` still lives."""
+    from .liveness import run_state
+    from .store import StoreReader
+
+    with StoreReader(tracking) as store:
+        state = run_state(store.attrs())
+    if state is not None:
+        typer.echo(f"gator: {tracking}: {state.describe()}", err=True)
+
+
 @app.command(cls=FlagHelpCommand)
 def show(
     tracking: Annotated[Path, typer.Argument(
@@ -260,6 +271,7 @@ def show(
     if as_json:
         typer.echo(json.dumps(root.to_json(), indent=2))
     else:
+        _say_run_state(tracking)
         print_tree(root, sys.stdout)
 
 
@@ -283,8 +295,10 @@ def logs(
         minimum = severity_value(severity)
     except ValueError as exc:
         _fail(str(exc))
-    root = load_results(find_run(tracking))
+    run = find_run(tracking)
+    root = load_results(run)
     node = node_directory(root, path) if path else root
+    _say_run_state(run)
     print_messages(Path(node.tracking), minimum, as_json, sys.stdout)
 
 

@@ -74,19 +74,21 @@ def signal_tree(root_pgid: int | None, sig: int, *, include_descendants_of: int 
     """Send ``sig`` to a process group and to every descendant of a process.
 
     Returns how many processes were signalled (best effort; processes that
-    exit meanwhile are ignored).
+    exit meanwhile are ignored).  The descendants are listed before anything is
+    signalled: once a killed process is gone, its children belong to someone else.
     """
     count = 0
+    below = descendants(include_descendants_of) if include_descendants_of is not None else []
     if root_pgid:
         try:
             os.killpg(root_pgid, sig)
             count += 1
         except (ProcessLookupError, PermissionError):
             pass
-    if include_descendants_of is not None:
+    if below:
         import psutil
 
-        for proc in descendants(include_descendants_of):
+        for proc in below:
             try:
                 proc.send_signal(sig)
                 count += 1

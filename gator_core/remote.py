@@ -8,7 +8,7 @@ a few milliseconds; a fresh interpreter, tens to hundreds).
     scheduler -> server   {"grace": 3.0}                                  (first line)
                           {"op": "start", "id": I, "env": {...}, "cwd": DIR, "log": FILE, "argv": null,
                            "collect": DIR}                                 (collect: optional)
-                          {"op": "terminate", "id": I}
+                          {"op": "terminate", "id": I, "tree": B}   (tree: its jobs too)
                           {"op": "kill", "id": I}            (SIGKILL its whole tree now)
     server -> scheduler   {"ev": "ready", "pid": P, "host": H}            (first line)
                           {"ev": "running", "id": I, "pid": P}
@@ -119,7 +119,7 @@ class HostServer:
         if self.closing_since is None:
             self.closing_since = time.monotonic()
             for pid in list(self.children):
-                self._terminate(pid)
+                self._terminate(pid, whole_tree=True)
 
     def read_input(self) -> None:
         try:
@@ -149,7 +149,7 @@ class HostServer:
         elif op == "terminate":
             pid = self.pids.get(ident)
             if pid is not None:
-                self._terminate(pid)
+                self._terminate(pid, whole_tree=bool(message.get("tree")))
         elif op == "kill":  # the user interrupted twice: no grace period
             pid = self.pids.get(ident)
             if pid is not None:
@@ -197,10 +197,12 @@ class HostServer:
                 print(f"gator: cannot start {argv[0]}: {exc.strerror}", file=sys.stderr)
                 raise SystemExit(127) from None
 
-    def _terminate(self, pid: int) -> None:
-        try:
-            os.killpg(pid, signal.SIGTERM)  # the child leads its own process group
-        except (ProcessLookupError, PermissionError):
+    def _terminate(self, pid: int, *, whole_tree: bool = False) -> None:
+        """SIGTERM to a child (it leads its own process group), SIGKILL later.  With
+        ``whole_tree`` (the scheduler is gone), to every process below it too: its
+        jobs, in sessions of their own, must not wait for a wrapper still trying to
+        reach a tier that no longer exists."""
+        if not signal_tree(pid, signal.SIGTERM, include_descendants_of=pid if whole_tree else None):
             return
         self.kill_at.setdefault(pid, time.monotonic() + 2 * self.grace + 5)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from .children import Child
 from .exceptions import UsageError
+from .liveness import run_state
 from .spec import Job, JobGroup, Node, root_path
 from .store import DB_NAME, StoreReader
 
@@ -34,8 +35,10 @@ class Rerun:
 
 def plan_rerun(earlier: str | Path) -> tuple[Node, dict[str, Any], Rerun]:
     """The spec, the settings and the jobs to run again of an earlier run: every job
-    that did not pass (failed, lost, skipped or never started).  Jobs that passed
-    are carried over and count as passed for dependencies."""
+    that did not pass (failed, lost, skipped, cancelled or never started).  Jobs that
+    passed are carried over and count as passed for dependencies.  A run whose
+    ``gator run`` died is accepted (what it had not finished counts as lost); one
+    still running is refused."""
     from .results import iter_jobs
     from .spec import loads_spec
 
@@ -45,6 +48,10 @@ def plan_rerun(earlier: str | Path) -> tuple[Node, dict[str, Any], Rerun]:
         raise UsageError(f"{directory} has no spec.yaml: is it the top of a Gator tracking directory?")
     with StoreReader(directory) as store:
         attrs = store.attrs()
+    state = run_state(attrs)
+    if state is not None and not state.gone:  # its jobs may still pass: nothing to decide yet
+        raise UsageError(f"{directory} is still running ({state.describe()}); "
+                         "wait for it to end, or stop it, before running it again")
     root = loads_spec(spec_file.read_text(encoding="utf-8"), str(spec_file))
     top = root_path(root if not isinstance(root, Job) else JobGroup(id="root", jobs=[root]))
     paths = []

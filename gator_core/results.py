@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import GatorError, StoreError
+from .liveness import run_gone
 from .store import DB_NAME, LOG_NAME, StoreReader
 from .summary import FINAL_RESULTS, empty_jobs, empty_messages
 
@@ -44,6 +45,7 @@ class NodeResult:
     host: str | None = None
     seed: int | None = None  # jobs: their GATOR_SEED
     children: list[NodeResult] = field(default_factory=list)
+    gone: bool = False  # the top of a run whose `gator run` died (its reason says when)
 
     @property
     def duration(self) -> float | None:
@@ -113,13 +115,42 @@ def _from_summary(node: NodeResult, summary: dict[str, Any]) -> None:
     node.seed = summary.get("seed", node.seed)
 
 
-def _settle(node: NodeResult, reason: str) -> None:
+@dataclass(frozen=True)
+class _Ended:
+    """Why what is unfinished below a node that ended counts as lost.  When the whole
+    run is gone, that reason replaces whatever an unfinished node last said."""
+
+    reason: str
+    overrides: bool = False
+
+    @classmethod
+    def of(cls, node: NodeResult) -> _Ended | None:
+        if node.result not in FINAL_RESULTS:
+            return None
+        if node.gone:
+            return cls(node.reason or "lost", True)
+        return cls(f"{node.path} ended ({node.result})")
+
+    def apply(self, node: NodeResult) -> None:
+        if node.result not in FINAL_RESULTS:
+            node.result = "lost"
+            node.reason = self.reason if self.overrides else (node.reason or self.reason)
+            _unfinished_lost(node)
+
+
+def _unfinished_lost(node: NodeResult) -> None:
+    """A tier's counts once nothing below it can still run: its running and pending jobs
+    were lost."""
+    jobs = node.jobs
+    jobs["lost"] = jobs.get("lost", 0) + jobs.get("running", 0) + jobs.get("pending", 0)
+    jobs["running"] = jobs["pending"] = 0
+
+
+def _settle(node: NodeResult, ended: _Ended) -> None:
     """Below a node that ended, nothing can still be running: it was lost with it."""
     for child in node.children:
-        if child.result not in FINAL_RESULTS:
-            child.result = "lost"
-            child.reason = child.reason or reason
-        _settle(child, reason)
+        ended.apply(child)
+        _settle(child, ended)
 
 
 def _tier_node(directory: Path, attrs: dict[str, Any], row: dict[str, Any] | None) -> NodeResult:
@@ -131,6 +162,10 @@ def _tier_node(directory: Path, attrs: dict[str, Any], row: dict[str, Any] | Non
         node.result = attrs["result"]
     if row is None:
         node.seed = attrs.get("seed")  # the top node: the run's seed
+        gone = run_gone(attrs)
+        if gone is not None:  # `gator run` died without a final word: nothing below runs on
+            node.result, node.reason, node.gone = "lost", gone, True
+            _unfinished_lost(node)
     else:
         node.native_id, node.host = row.get("native_id"), row.get("host")
         if row.get("result") in FINAL_RESULTS and row.get("summary"):
@@ -205,8 +240,9 @@ def _load_tier(directory: Path, row: dict[str, Any] | None, index: _SpecIndex | 
     node = _tier_node(directory, attrs, row)
     for child_row in rows:
         node.children.append(_load_child(directory, child_row, index))
-    if node.result in FINAL_RESULTS:
-        _settle(node, f"{node.path} ended ({node.result})")
+    ended = _Ended.of(node)
+    if ended is not None:
+        _settle(node, ended)
     return node
 
 
@@ -271,12 +307,12 @@ def iter_jobs(tracking: str | Path, top: list[NodeResult] | None = None) -> Iter
         raise StoreError(f"{directory} is not a Gator tracking directory (no {DB_NAME})")
     index = _SpecIndex(directory)
 
-    def visit(tier_dir: Path, row: dict[str, Any] | None, settled: str | None) -> Iterator[NodeResult]:
+    def visit(tier_dir: Path, row: dict[str, Any] | None, settled: _Ended | None) -> Iterator[NodeResult]:
         with StoreReader(tier_dir) as store:
             node = _tier_node(tier_dir, store.attrs(), row)
             if top is not None and row is None:
                 top.append(node)
-            ended = settled or (f"{node.path} ended ({node.result})" if node.result in FINAL_RESULTS else None)
+            ended = settled or _Ended.of(node)
             for child_row in store.iter_children():
                 child_dir = tier_dir / child_row["key"]
                 if child_row["kind"] != "job":
@@ -287,11 +323,15 @@ def iter_jobs(tracking: str | Path, top: list[NodeResult] | None = None) -> Iter
                         except StoreError:
                             pass
                     tier = _load_child(tier_dir, child_row, index)  # never started: from the spec
-                    yield from (job for job in tier.walk() if job.kind == "job")
+                    for job in tier.walk():
+                        if job.kind == "job":
+                            if ended is not None:
+                                ended.apply(job)
+                            yield job
                     continue
                 job = _load_child(tier_dir, child_row)
-                if ended and job.result not in FINAL_RESULTS:
-                    job.result, job.reason = "lost", job.reason or ended
+                if ended is not None:
+                    ended.apply(job)
                 yield job
 
     yield from visit(directory, None, None)

@@ -24,6 +24,7 @@ from typing import Any
 
 from .config import DEFAULT_GRACE, DEFAULT_INTERVAL, Limits, NodeConfig, RunConfig
 from .exceptions import GatorError, SchedulerError, SpecError, SpecIssue, UsageError
+from .liveness import HEARTBEAT, OWNER, owner_record
 from .plugins import scheduler_class
 from .rerun import Rerun
 from .results import NodeResult, load_results
@@ -203,11 +204,14 @@ async def run_async(
                       rerun_only=list(rerun.paths) if rerun else None)
     (directory / "spec.yaml").write_text(dump_spec(root), encoding="utf-8")
     tier = Tier(root, node, run_config, key=path, token=token, sink=sink)
+    tier.beats = True
     late.update(events=tier.scheduler_context().events, log=tier.message)
     context.tracking = directory
     tier.store.set_attrs({"run_id": run_config.run_id, "spec_file": source, "seed": seed,
                           "argv": sys.argv, "launch_dir": launch_dir, "run": run_config.to_dict(),
-                          "rerun_of": str(rerun.earlier) if rerun else None})
+                          "rerun_of": str(rerun.earlier) if rerun else None,
+                          OWNER: owner_record(), HEARTBEAT: time.time()})
+    tier.store.flush()  # who runs it is on disk before anything starts
     if on_start is not None:
         on_start(directory, seed)
     interrupted = False

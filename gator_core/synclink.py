@@ -11,6 +11,7 @@ from __future__ import annotations
 import select
 import socket
 import time
+from collections.abc import Callable
 
 from .exceptions import ChildError, ProtocolError
 from .protocol import Message
@@ -49,9 +50,11 @@ class SyncParentLink:
 
     # -- connecting -------------------------------------------------------------------------
     @classmethod
-    def connect(cls, url: str, token: str, *, timeout: float) -> SyncParentLink:
+    def connect(cls, url: str, token: str, *, timeout: float,
+                give_up: Callable[[], bool] | None = None) -> SyncParentLink:
         """Connect and upgrade, retrying with back-off for up to ``timeout`` seconds.
-        A refusal (wrong token) is not retried.  Raises :class:`ChildError`."""
+        A refusal (wrong token) is not retried, nor is anything once ``give_up()`` is
+        true (the process was told to stop meanwhile).  Raises :class:`ChildError`."""
         endpoint = parse_url(url)
         deadline = time.monotonic() + timeout
         delay = 0.05
@@ -65,7 +68,9 @@ class SyncParentLink:
                 last = f"{type(exc).__name__}: {exc}"
             if time.monotonic() + delay > deadline:
                 raise ChildError(f"cannot reach parent at {url} within {timeout:.0f} s ({last})")
-            time.sleep(delay)
+            time.sleep(delay)  # a signal's handler runs meanwhile, and may ask to give up
+            if give_up is not None and give_up():
+                raise ChildError(f"gave up reaching parent at {url}: told to stop ({last})")
             delay = min(delay * 2, 2.0)
 
     @classmethod

@@ -24,6 +24,7 @@ from .children import Child, child_layer, child_parsers, child_rules, count_jobs
 from .config import NodeConfig, RunConfig, job_seed
 from .envvars import CHILD_KEY, PARENT_URL, TOKEN
 from .exceptions import ProtocolError
+from .liveness import HEARTBEAT
 from .outcomes import READY, Dependencies
 from .procs import describe_status
 from .protocol import Ack, Complete, Heartbeat, Hello, Stop, Update, Welcome
@@ -137,6 +138,9 @@ class Tier:
         self._stop_deadline = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop_deadline_span = 0.0
+        # The root tier stamps a heartbeat into its store at every flush, so that
+        # `gator show` can tell when the `gator run` process is gone (see liveness).
+        self.beats = False
         self._killing: str | None = None  # interrupted twice: the reason
 
     # -- reruns ----------------------------------------------------------------------------------
@@ -236,6 +240,8 @@ class Tier:
                 child.summary = None  # folded in and stored: a large array must stay small
         self._dirty.clear()
         self.store.set_attr("summary", self.current_summary())
+        if self.beats:
+            self.store.set_attr(HEARTBEAT, time.time())
         self.store.flush()
 
     def _finish(self, child: Child, summary: dict[str, Any], *, carried: bool = False) -> None:

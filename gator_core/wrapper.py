@@ -213,7 +213,8 @@ class Wrapper:
             self.link = None
         timeout = 2 * self.run_config.interval
         try:
-            link = SyncParentLink.connect(self.url, self.token, timeout=timeout)
+            link = SyncParentLink.connect(self.url, self.token, timeout=timeout,
+                                          give_up=lambda: bool(self._signals))
             link.send(Hello(self.key, pid=os.getpid(), host=socket.gethostname(), resume=True))
             reply = link.receive(timeout)
             if not isinstance(reply, Welcome):

@@ -309,10 +309,12 @@ class Agent:
         settle_forked(request.log, request.cwd, request.env)
 
     # -- ending children ----------------------------------------------------------------------
-    def terminate_pid(self, pid: int) -> None:
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
+    def terminate_pid(self, pid: int, *, whole_tree: bool = False) -> None:
+        """SIGTERM to a child's process group (it leads one), SIGKILL after the grace
+        period.  With ``whole_tree`` (the run is gone), to every process below it too:
+        its job, in a session of its own, must not wait for a wrapper still trying
+        to reach a tier that no longer exists."""
+        if not signal_tree(pid, signal.SIGTERM, include_descendants_of=pid if whole_tree else None):
             return
         self.kill_at.setdefault(pid, time.monotonic() + self.grace)
 
@@ -404,7 +406,7 @@ class Agent:
         """Stop everything: SIGTERM, a grace period, then SIGKILL to every descendant."""
         self.queue.clear()
         for pid in list(self.running):
-            self.terminate_pid(pid)
+            self.terminate_pid(pid, whole_tree=True)
         deadline = time.monotonic() + self.grace
         while self.running and time.monotonic() < deadline:
             time.sleep(0.02)

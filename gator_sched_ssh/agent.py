@@ -397,14 +397,18 @@ class SshAgent:
         self.schedule()
 
     # -- stopping --------------------------------------------------------------------------------
-    def terminate(self, request: Request, *, kill: bool = False) -> None:
+    def terminate(self, request: Request, *, kill: bool = False, whole_tree: bool = False) -> None:
         """Stop one request: SIGTERM (then SIGKILL after the grace period), or SIGKILL at
-        once with ``kill``."""
+        once with ``kill``.  ``whole_tree`` (the run is gone) signals the jobs below a
+        wrapper too, as it may be busy trying to reach its tier."""
         request.terminated = True
         if request in self.live:
             if request.link is not None and request.rid in self.by_id:
+                message = {"op": "kill" if kill else "terminate", "id": request.rid}
+                if whole_tree:
+                    message["tree"] = True
                 try:
-                    request.link.send({"op": "kill" if kill else "terminate", "id": request.rid})
+                    request.link.send(message)
                 except HostError:
                     pass  # the host is gone: its jobs end with it
             elif request.process is not None and request.process.returncode is None:
@@ -428,8 +432,8 @@ class SshAgent:
         for request in list(self.queue):
             self.finish(request, {"ev": "exited", "code": None, "reason": "terminated before it started"})
         self.queue.clear()
-        for request in list(self.live):
-            self.terminate(request)
+        for request in list(self.live):  # normally none: their tiers closed first
+            self.terminate(request, whole_tree=True)
         if self.live:
             try:
                 await asyncio.wait_for(self.idle.wait(), 2 * self.grace + self.close_wait)

@@ -21,6 +21,7 @@ import psutil
 import pytest
 from batchruns import finish, run_attr, show, shown_node
 from helpers import gator, need_cluster, node, units, wait_for, write
+from killed_run import kill_and_check, killed_run
 
 pytestmark = pytest.mark.cluster
 
@@ -220,6 +221,13 @@ def test_ctrl_c_kills_the_remote_process_trees(runs: Any) -> None:
     assert code == 130
     wait_for(lambda: not remote_processes(marker), 15, "every remote process to end")
     assert all(item["result"] in ("fail", "lost") for item in jobs_of(show(tracking)))
+
+
+def test_a_run_killed_hard_leaves_no_remote_job_and_keeps_what_they_printed(runs: Any) -> None:
+    """kill -9 of `gator run`: the hosts stop its jobs, their messages come back, and the
+    run shows as interrupted (tests/killed_run.py has the whole check)."""
+    with killed_run(runs.tmp_path) as scenario:
+        kill_and_check(scenario, ["--scheduler", "ssh", *hosts_args()], remote_processes)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 from helpers import gator, gator_processes, node, units, wait_for, write
+from killed_run import kill_and_check, killed_run
 
 
 def start_run(tmp_path: Path, spec_text: str, *args: str, **popen: object) -> tuple[subprocess.Popen[str], Path]:
@@ -163,19 +164,10 @@ def test_a_run_started_under_nohup_ignores_sighup(tmp_path: Path):
 
 
 def test_the_run_ends_even_when_killed_hard_and_the_store_keeps_what_was_done(tmp_path: Path):
-    """The seed system kept everything in one open transaction: a crash lost it all."""
-    marker = f"{4000 + uuid.uuid4().int % 1000}.{os.getpid()}"
-    proc, tracking = start_run(tmp_path, f"!JobGroup\n  jobs:\n  - !Job {{id: first, command: echo, args: [hi]}}\n"
-                               f"  - !Job {{id: long, command: sleep, args: ['{marker}'], on_pass: [first]}}\n")
-    find_job(marker)
-    time.sleep(1.2)  # let the stores commit (at least once a second)
-    proc.kill()
-    proc.wait(timeout=units(10))
-    tree = show(tracking)
-    assert node(tree, "root.first")["result"] == "pass"
-    assert node(tree, "root.long")["result"] == "running"
-    # With gator run gone, its agent and children notice and clean up.
-    wait_for(lambda: not gator_processes(marker), 20, "the orphaned run to stop")
+    """The seed system kept everything in one open transaction: a crash lost it all, and
+    `gator show` went on calling a dead run running."""
+    with killed_run(tmp_path) as scenario:
+        kill_and_check(scenario, [], gator_processes)
 
 
 def test_a_run_outlives_the_pipe_it_prints_to(tmp_path: Path):
