@@ -67,7 +67,9 @@ async def _run_tier(spec: object, welcome: Welcome, link: SyncParentLink, url: s
     tier.poke = uplink.poke
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        loop.add_signal_handler(sig, tier.stop, f"received {signal.Signals(sig).name}")
+        # A signal here comes from outside the run (scancel, qdel, preemption): its
+        # parent did not ask for it, so the tier fails, whatever its jobs' results.
+        loop.add_signal_handler(sig, tier.stop, f"received {signal.Signals(sig).name}", True)
     uplink.start()
     try:
         cls = scheduler_class(run.scheduler)

@@ -605,14 +605,18 @@ class Tier:
             await asyncio.sleep(0.5)
             self._flush()
 
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: str, from_outside: bool = False) -> None:
         """Stop the subtree: nothing new starts, and running children are told to stop.
+        ``from_outside``: the stop came neither from the run's user nor from the parent
+        (a signal to a tier below the root): the tier fails.
 
         A child that has not started (waiting for its dependencies, or launched but not
         yet connected, such as a job still in a batch queue) is ``cancelled`` at once:
         its scheduler drops it, and should its process start after all, its hello is
         refused, so its job never runs.  The tier need not wait for the batch system to
         confirm that."""
+        if from_outside:
+            self._failed = True
         if self.stopping:
             return
         self.stopping = reason

@@ -153,12 +153,48 @@ def test_a_tier_killed_mid_run_leaves_nothing_of_its_subtree_in_squeue(runs: Any
     prefix = job_prefix(tracking)
     wait_for(lambda: len([j for j in run_jobs(prefix) if ".top.outer.inner.many." in j]) >= 30, 60,
              "the inner tier's array to be queued")
-    slurm("scancel", "--signal=KILL", "--full", inner["native_id"])
+    # --batch: SIGKILL to the tier itself at once (a whole-job signal starts with SIGTERM).
+    slurm("scancel", "--signal=KILL", "--batch", inner["native_id"])
     code, out, err = finish(proc, timeout=180)
     assert code == 1, out + err
     tree = show(tracking)
     assert node(tree, "top.outer.inner")["result"] == "lost"
     assert node(tree, "top.outer.fine")["result"] == "pass"
+    assert run_jobs(prefix) == []
+
+
+def test_a_tier_cancelled_from_outside_fails_and_its_queued_jobs_are_cancelled(runs: Any) -> None:
+    """scancel of a tier's job (SIGTERM first): the tier stops its subtree in time, but the
+    user did not ask for it, so the tier and the run fail; what was queued never ran."""
+    proc, tracking = runs.start("""
+!JobGroup
+  id: top
+  jobs:
+  - !Job {id: fine, command: 'true'}
+  - !JobGroup
+    id: inner
+    jobs:
+    - !JobArray
+      id: many
+      repeats: 30
+      jobs:
+      - !Job {id: step, command: sleep, args: ['300'], resources: [!Cores 4]}
+""", "--sched-arg", "poll=1")
+    inner = wait_for(lambda: (n := shown_node(tracking, "top.inner")) and n.get("native_id") and n, 60,
+                     "the inner tier to run")
+    prefix = job_prefix(tracking)
+    wait_for(lambda: len([j for j in run_jobs(prefix) if ".top.inner.many." in j]) >= 30, 60,
+             "the inner tier's array to be queued")
+    slurm("scancel", inner["native_id"])
+    code, out, err = finish(proc, timeout=180)
+    assert code == 1, out + err
+    tree = show(tracking)
+    assert tree["result"] == "fail"
+    tier = node(tree, "top.inner")
+    assert tier["result"] == "fail" and "received SIGTERM" in tier["reason"], tier
+    steps = node(tree, "top.inner.many")["children"]
+    assert {step["result"] for step in steps} <= {"cancelled", "fail"} and tree["jobs"]["cancelled"] > 0
+    assert node(tree, "top.fine")["result"] == "pass"
     assert run_jobs(prefix) == []
 
 
