@@ -192,3 +192,46 @@ def test_an_interrupted_tree_leaves_nothing_behind(scheduler_name, scheduler_env
     proc.terminate()
     assert proc.wait(timeout=units(60)) == 130
     wait_for(lambda: not gator_processes(marker), 10, "every process of the run to end")
+
+
+def test_children_that_had_not_started_when_the_run_stopped_are_cancelled(
+        scheduler_name, scheduler_cls, scheduler_env, scheduler_args, tmp_path):
+    """What waited (for a dependency, or for the scheduler's only slot) never ran: it is
+    cancelled, not failed, lost or skipped; what ran was stopped and failed."""
+    import os
+    import subprocess
+
+    marker = f"{200 + uuid.uuid4().int % 100}.{uuid.uuid4().int % 1000}"
+    spec = write(tmp_path / "s.yaml", f"""
+!JobGroup
+  id: top
+  jobs:
+  - !Job {{id: runs, command: sleep, args: ['{marker}']}}
+  - !Job {{id: waits, command: 'true', on_pass: [runs]}}
+  - !JobArray {{id: arr, repeats: 2, jobs: [!Job {{id: q, command: sleep, args: ['{marker}']}}]}}
+""")
+    one_slot = [arg for key, value in _one_at_a_time(scheduler_cls).items() for arg in ("--sched-arg", f"{key}={value}")]
+    proc = subprocess.Popen([PY, "-m", "gator_core.cli", "run", str(spec), "-t", str(tmp_path / "t"),
+                             "--scheduler", scheduler_name, *scheduler_args, *one_slot, "--grace", "1"],
+                            cwd=tmp_path, env={**os.environ, **scheduler_env},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: gator_processes(marker), 60, "a job to start")
+    time.sleep(0.5)
+    sent = time.monotonic()
+    proc.send_signal(2)  # SIGINT
+    out, err = proc.communicate(timeout=units(60))
+    assert proc.returncode == 130, out + err
+    assert time.monotonic() - sent < 10, "stopping took too long"
+    tree = json.loads(gator("show", tmp_path / "t", "--json", check=0).stdout)
+    waits = node(tree, "top.waits")
+    assert (waits["result"], waits["reason"]) == ("cancelled", "not started: interrupted by SIGINT")
+    jobs = [node(tree, path) for path in ("top.runs", "top.arr.q_0", "top.arr.q_1")]
+    ran = [job for job in jobs if job["result"] == "fail"]
+    waited = [job for job in jobs if job["result"] == "cancelled"]
+    assert len(ran) + len(waited) == 3 and ran, [(job["path"], job["result"]) for job in jobs]
+    assert all("stopped (interrupted by SIGINT)" in job["reason"] for job in ran)
+    assert all(job["reason"] == "not started: interrupted by SIGINT" for job in waited)
+    if _one_at_a_time(scheduler_cls):  # one slot: exactly one job ran
+        assert len(ran) == 1
+    assert tree["jobs"]["cancelled"] == len(waited) + 1
+    wait_for(lambda: not gator_processes(marker), 10, "every process of the run to end")
