@@ -2,7 +2,7 @@
 
 import sys
 
-from gator_core.cli import main
+from gator_core.cli.main import main
 
 __all__: list[str] = []
 

@@ -39,48 +39,48 @@ _EXPORTS: dict[str, str] = {
     "validate": "spec",
     "spec_schema": "spec",
     # running and results
-    "run": "runner",
-    "run_async": "runner",
+    "run": "runtime.runner",
+    "run_async": "runtime.runner",
     "Limits": "config",
-    "NodeResult": "results",
-    "load_results": "results",
+    "NodeResult": "store.readback",
+    "load_results": "store.readback",
     # schedulers
-    "Scheduler": "scheduler",
-    "SchedulerContext": "scheduler",
-    "LaunchRequest": "scheduler",
-    "ChildEvent": "scheduler",
-    "EventKind": "scheduler",
-    "Option": "scheduler",
-    "Resources": "scheduler",
-    "ArrayRef": "scheduler",
-    "parse_size": "scheduler",
-    "parse_bool": "scheduler",
-    "parse_positive_int": "scheduler",
-    "BatchScheduler": "batch",
-    "AgentScheduler": "agentclient",
-    "answer_hello": "agentclient",
+    "Scheduler": "sched.contract",
+    "SchedulerContext": "sched.contract",
+    "LaunchRequest": "sched.contract",
+    "ChildEvent": "sched.contract",
+    "EventKind": "sched.contract",
+    "Option": "sched.contract",
+    "Resources": "sched.contract",
+    "ArrayRef": "sched.contract",
+    "parse_size": "sched.contract",
+    "parse_bool": "sched.contract",
+    "parse_positive_int": "sched.contract",
+    "BatchScheduler": "sched.batch",
+    "AgentScheduler": "sched.agent",
+    "answer_hello": "sched.agent",
     "human_bytes": "textutil",
-    "Submission": "batch",
-    "NativeStatus": "batch",
-    "parse_seconds": "batch",
-    "Capacity": "resources",
-    "ResourcePool": "resources",
-    "become_subreaper": "procs",
-    "signal_tree": "procs",
-    "descendants": "procs",
-    "reap_zombies": "procs",
-    "child_main": "child",
-    "run_forked": "child",
-    "settle_forked": "child",
+    "Submission": "sched.batch",
+    "NativeStatus": "sched.batch",
+    "parse_seconds": "sched.batch",
+    "Capacity": "sched.resources",
+    "ResourcePool": "sched.resources",
+    "become_subreaper": "job.proctree",
+    "signal_tree": "job.proctree",
+    "descendants": "job.proctree",
+    "reap_zombies": "job.proctree",
+    "child_main": "runtime.childmain",
+    "run_forked": "runtime.childmain",
+    "settle_forked": "runtime.childmain",
     "RELEASE_FD": "envvars",
     "CHILD_KEY": "envvars",
     "PARENT_URL": "envvars",
     "TOKEN": "envvars",
     "HOST_TRACKING": "envvars",
     "HOST_LAUNCH_DIR": "envvars",
-    "LogParser": "logparse",
-    "Classified": "logparse",
-    "preload_child": "child",
+    "LogParser": "job.classify",
+    "Classified": "job.classify",
+    "preload_child": "runtime.childmain",
     # errors
     "GatorError": "exceptions",
     "SpecError": "exceptions",
@@ -111,14 +111,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .agentclient import AgentScheduler, answer_hello
-    from .batch import BatchScheduler, NativeStatus, Submission, parse_seconds
-    from .child import main as child_main
-    from .child import preload as preload_child
-    from .child import run_forked, settle_forked
-    from .config import Limits
-    from .envvars import CHILD_KEY, HOST_LAUNCH_DIR, HOST_TRACKING, PARENT_URL, RELEASE_FD, TOKEN
-    from .exceptions import (
+    from gator_core.config import Limits
+    from gator_core.envvars import CHILD_KEY, HOST_LAUNCH_DIR, HOST_TRACKING, PARENT_URL, RELEASE_FD, TOKEN
+    from gator_core.exceptions import (
         ChildError,
         GatorError,
         LaunchError,
@@ -129,13 +124,16 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         StoreError,
         UsageError,
     )
-    from .hookspecs import hookimpl, hookspec
-    from .logparse import Classified, LogParser
-    from .procs import become_subreaper, descendants, reap_zombies, signal_tree
-    from .resources import Capacity, ResourcePool
-    from .results import NodeResult, load_results
-    from .runner import run, run_async
-    from .scheduler import (
+    from gator_core.hookspecs import hookimpl, hookspec
+    from gator_core.job.classify import Classified, LogParser
+    from gator_core.job.proctree import become_subreaper, descendants, reap_zombies, signal_tree
+    from gator_core.runtime.childmain import main as child_main
+    from gator_core.runtime.childmain import preload as preload_child
+    from gator_core.runtime.childmain import run_forked, settle_forked
+    from gator_core.runtime.runner import run, run_async
+    from gator_core.sched.agent import AgentScheduler, answer_hello
+    from gator_core.sched.batch import BatchScheduler, NativeStatus, Submission, parse_seconds
+    from gator_core.sched.contract import (
         ArrayRef,
         ChildEvent,
         EventKind,
@@ -148,7 +146,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         parse_positive_int,
         parse_size,
     )
-    from .spec import (
+    from gator_core.sched.resources import Capacity, ResourcePool
+    from gator_core.spec import (
         Cores,
         Feature,
         Job,
@@ -163,4 +162,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         spec_schema,
         validate,
     )
-    from .textutil import human_bytes
+    from gator_core.store.readback import NodeResult, load_results
+    from gator_core.textutil import human_bytes

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from .logparse import LogParser
-    from .scheduler import Scheduler
+    from gator_core.job.classify import LogParser
+    from gator_core.sched.contract import Scheduler
 
 __all__ = ["hookspec", "hookimpl", "PROJECT", "gator_schedulers", "gator_log_parsers"]
 

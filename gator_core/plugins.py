@@ -15,9 +15,9 @@ from importlib import metadata
 
 import pluggy
 
-from . import hookspecs
-from .exceptions import UsageError
-from .textutil import did_you_mean
+from gator_core import hookspecs
+from gator_core.exceptions import UsageError
+from gator_core.textutil import did_you_mean
 
 __all__ = ["plugin_manager", "PluginClass", "SchedulerInfo", "available_schedulers", "available_parsers",
            "scheduler_class"]

@@ -2,7 +2,7 @@
 
 The root tier's scheduler starts it (``python -m gator_sched_ssh.agent``);
 every tier's scheduler talks to it over a Unix socket, in the protocol of
-:mod:`gator_core.agentclient`.  Why one agent: one SSH connection per host for
+:mod:`gator_core.sched.agent`.  Why one agent: one SSH connection per host for
 the whole run, and slots and licences that hold across the whole tree.
 
 * Tiers (groups, arrays) run on this machine, as processes of the agent: they

@@ -23,6 +23,7 @@ from .model import (
     Resource,
     Rule,
     child_id,
+    expand_children,
     kind_of,
 )
 from .schema import spec_schema
@@ -58,6 +59,7 @@ __all__ = [
     "Resource",
     "Rule",
     "child_id",
+    "expand_children",
     "dump_spec",
     "from_dict",
     "kind_of",

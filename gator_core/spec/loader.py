@@ -15,8 +15,9 @@ from typing import Any
 
 import yaml
 
-from ..exceptions import SpecError, SpecIssue
-from ..textutil import did_you_mean
+from gator_core.exceptions import SpecError, SpecIssue
+from gator_core.textutil import did_you_mean
+
 from .model import SPEC_CLASSES, Node, Origin
 from .validate import validate
 

@@ -30,6 +30,7 @@ __all__ = [
     "MEMORY_UNITS",
     "child_id",
     "kind_of",
+    "expand_children",
 ]
 
 # Binary multiples, as Slurm's --mem and Grid Engine's h_vmem read them.
@@ -232,6 +233,20 @@ SPEC_CLASSES: dict[str, type] = {
 def child_id(node: Node, position: int) -> str:
     """The id a child goes by: its own, or ``T<position>`` when unnamed (as in the seed)."""
     return node.id if node.id else f"T{position}"
+
+
+def expand_children(spec: JobGroup | JobArray) -> list[tuple[str, int, int | None, Node]]:
+    """The children a group or array runs, in launch order, as ``(key, position of the
+    template in jobs, repetition or None, template)``.  An array repeats its jobs
+    ``repeats`` times and names each element ``<id>_<index>``, as the seed system did."""
+    repeats = spec.repeats if isinstance(spec, JobArray) else None
+    indices: list[int | None] = list(range(repeats)) if repeats is not None else [None]
+    out: list[tuple[str, int, int | None, Node]] = []
+    for index in indices:
+        for position, node in enumerate(spec.jobs):
+            base = child_id(node, position)
+            out.append((base if index is None else f"{base}_{index}", position, index, node))
+    return out
 
 
 def kind_of(node: Node) -> str:

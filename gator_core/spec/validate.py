@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..exceptions import SpecIssue
-from ..textutil import did_you_mean
+from gator_core.exceptions import SpecIssue
+from gator_core.textutil import did_you_mean
+
 from .deps import CONDITIONS, find_cycles, resolve_dependency
 from .model import (
     MEMORY_UNITS,

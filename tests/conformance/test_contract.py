@@ -1,4 +1,4 @@
-"""What every scheduler guarantees (see gator_core/scheduler.py), checked the same way for each.
+"""What every scheduler guarantees (see gator_core/sched/contract.py), checked the same way for each.
 
 The first part drives a scheduler directly, with plain commands as children;
 the second runs real trees through `gator run --scheduler NAME`.

@@ -32,7 +32,7 @@ def run_in_background(tmp_path: Path, marker: str) -> tuple[subprocess.Popen[str
 
 
 def root_url(tracking: Path) -> str:
-    from gator_core.store import StoreReader
+    from gator_core.store.nodestore import StoreReader
 
     def read() -> str | None:
         try:

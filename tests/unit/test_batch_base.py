@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from gator_core import BatchScheduler, ChildEvent, EventKind, LaunchError, NativeStatus, Submission
-from gator_core.scheduler import ArrayRef, LaunchRequest, SchedulerContext
+from gator_core.sched.contract import ArrayRef, LaunchRequest, SchedulerContext
 
 
 class FakeBatch(BatchScheduler):
@@ -209,7 +209,7 @@ def test_close_cancels_what_runs_but_lets_reported_children_end() -> None:
 
 def test_closing_keeps_to_one_query_per_interval_and_cancels_reported_children_that_hang_on(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("gator_core.batch.ENDING_WAIT", 0.6)
+    monkeypatch.setattr("gator_core.sched.batch.ENDING_WAIT", 0.6)
 
     async def main() -> None:
         sched, _, _ = make({"poll": "0.2"})
@@ -248,7 +248,7 @@ def test_only_troubled_tops_and_tiers_that_lost_a_child_sweep() -> None:
 
 
 def test_a_sweep_cancels_each_leftover_once_and_looks_until_none_is_left(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("gator_core.batch.GONE_WAIT", 0.5)
+    monkeypatch.setattr("gator_core.sched.batch.GONE_WAIT", 0.5)
 
     async def main() -> None:
         sched, _, logs = make({"poll": "0.1"})
@@ -401,7 +401,7 @@ def test_a_stopped_inner_tier_cancels_and_leaves_the_looking_to_the_top() -> Non
 
 
 def test_a_stopped_top_gives_up_looking_after_stop_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("gator_core.batch.STOP_WAIT", 1.0)
+    monkeypatch.setattr("gator_core.sched.batch.STOP_WAIT", 1.0)
 
     async def main() -> None:
         sched, _, logs = make({"poll": "30"})

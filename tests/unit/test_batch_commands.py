@@ -12,8 +12,8 @@ import shlex
 import pytest
 
 from gator_core import CHILD_KEY, NativeStatus, Submission
-from gator_core.batch import group_submissions
-from gator_core.scheduler import ArrayRef, LaunchRequest, Resources
+from gator_core.sched.batch import group_submissions
+from gator_core.sched.contract import ArrayRef, LaunchRequest, Resources
 from gator_sched_slurm import sge_native, slurm_commands
 from gator_sched_slurm.sge import agent_environment, parse_qstat_xml
 

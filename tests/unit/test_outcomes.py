@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from gator_core import loads_spec
-from gator_core.children import plan_children
-from gator_core.outcomes import READY, Dependencies
+from gator_core.runtime.dependencies import READY, Dependencies
+from gator_core.runtime.plan import plan_children
 
 
 def tier(text: str, watch: list[str] | None = None):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from gator_core.api import check_metric, parse_record
 from gator_core.config import job_seed
-from gator_core.logparse import Classified, Classifier, LogParser
+from gator_core.job.api import check_metric, parse_record
+from gator_core.job.classify import Classified, Classifier, LogParser
 from gator_core.parsers.uvm import UvmParser
-from gator_core.progress import Rate
-from gator_core.store import SEVERITIES
+from gator_core.report.progress import Rate
+from gator_core.store.nodestore import SEVERITIES
 
 
 @pytest.mark.parametrize("line, expected", [

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from gator_core import ProtocolError
-from gator_core.protocol import (
+from gator_core.wire.protocol import (
     Ack,
     ChildSide,
     Complete,

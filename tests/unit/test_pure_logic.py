@@ -17,11 +17,11 @@ from gator_core import (
     UsageError,
     loads_spec,
 )
-from gator_core.children import count_jobs, plan_children
 from gator_core.envvars import array_variables, expand, job_environment, overlay
-from gator_core.lines import LineSplitter
-from gator_core.scheduler import Scheduler, parse_size
-from gator_core.summary import dependency_outcome, merge_stats, rollup
+from gator_core.job.lines import LineSplitter
+from gator_core.runtime.plan import count_jobs, plan_children
+from gator_core.sched.contract import Scheduler, parse_size
+from gator_core.store.summary import dependency_outcome, merge_stats, rollup
 
 # -- environment ------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gator_core.scheduler import SchedulerContext
+from gator_core.sched.contract import SchedulerContext
 from gator_sched_slurm.slurm import SlurmScheduler
 
 

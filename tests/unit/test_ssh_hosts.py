@@ -119,7 +119,7 @@ def test_forwarded_connections_are_routed_by_their_path_only_to_known_ports() ->
 def test_a_finished_childs_tracking_data_is_collected_inline_or_left_for_sftp(tmp_path: Path) -> None:
     import base64
 
-    from gator_core.remote import collect
+    from gator_core.runtime.hostserver import collect
 
     job = tmp_path / "job"
     (job / "sub").mkdir(parents=True)

@@ -7,7 +7,7 @@ import sqlite3
 import subprocess
 import sys
 
-from gator_core.store import SEVERITIES, Store, StoreReader, severity_value
+from gator_core.store.nodestore import SEVERITIES, Store, StoreReader, severity_value
 
 
 def test_store_is_in_wal_mode_and_readable_while_open(tmp_path):
@@ -18,7 +18,7 @@ def test_store_is_in_wal_mode_and_readable_while_open(tmp_path):
     mode = sqlite3.connect(tmp_path / "node" / "db.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
     # Another process reads the committed data while the writer is still open.
-    code = ("import sys; from gator_core.store import StoreReader;"
+    code = ("import sys; from gator_core.store.nodestore import StoreReader;"
             "r = StoreReader(sys.argv[1]); print(r.attrs()['id'], r.message_counts()['error'])")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "node")], capture_output=True,
                          text=True, check=True, timeout=30).stdout

@@ -10,7 +10,7 @@ import struct
 import pytest
 
 from gator_core import ProtocolError
-from gator_core.wsclient import (
+from gator_core.wire.wsclient import (
     OP_CLOSE,
     OP_PING,
     OP_TEXT,
@@ -98,8 +98,8 @@ def test_close_frame_is_a_control_frame():
 
 
 def test_child_session_answers_pings_and_the_close_handshake():
-    from gator_core.protocol import Welcome, encode
-    from gator_core.wsclient import ChildSession
+    from gator_core.wire.protocol import Welcome, encode
+    from gator_core.wire.wsclient import ChildSession
 
     session = ChildSession(leftover=encode_frame(OP_PING, b"p", mask=False))
     welcome = encode_frame(OP_TEXT, encode(Welcome({}, {})).encode(), mask=False)
@@ -114,8 +114,8 @@ def test_child_session_answers_pings_and_the_close_handshake():
 
 
 def test_child_session_refuses_messages_out_of_order():
-    from gator_core.protocol import Ack, encode
-    from gator_core.wsclient import ChildSession
+    from gator_core.wire.protocol import Ack, encode
+    from gator_core.wire.wsclient import ChildSession
 
     with pytest.raises(ProtocolError, match="expected welcome"):
         ChildSession().receive_data(encode_frame(OP_TEXT, encode(Ack()).encode(), mask=False))

@@ -1,0 +1,127 @@
+"""Text output of ``gator show`` and ``gator logs``."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from gator_core.store.nodestore import SEVERITY_NAMES, StoreReader
+from gator_core.store.readback import NodeResult
+from gator_core.textutil import human_bytes, human_seconds
+
+__all__ = ["where", "print_tree", "print_jobs", "print_messages", "format_metrics"]
+
+# Shown in their own columns (or summed as MESSAGES and JOBS); the rest are listed.
+_COLUMN_METRICS = ("wall_time", "cpu_time", "peak_memory")
+_BUILTIN_PREFIXES = ("msg_", "jobs_")
+
+
+def _counts(node: NodeResult) -> str:
+    m = node.messages
+    return f"W{m.get('warning', 0)} E{m.get('error', 0)} C{m.get('critical', 0)}"
+
+
+def _number(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def format_metrics(metrics: dict[str, Any]) -> str:
+    """A node's own metrics (not the built-in ones shown in columns), compactly."""
+    parts = []
+    for name in sorted(metrics):
+        if name in _COLUMN_METRICS or name.startswith(_BUILTIN_PREFIXES):
+            continue
+        value = metrics[name]
+        if isinstance(value, dict):
+            parts.append(f"{name}: mean {_number(value.get('mean', 0))} (min {_number(value.get('min', 0))}, "
+                         f"max {_number(value.get('max', 0))}, sum {_number(value.get('sum', 0))}, "
+                         f"n {int(value.get('count', 0))})")
+        else:
+            parts.append(f"{name}={_number(value)}")
+    return "  ".join(parts)
+
+
+def _cpu(node: NodeResult) -> float | None:
+    value = node.metrics.get("cpu_time")
+    if isinstance(value, dict):
+        return value.get("sum")
+    return value
+
+
+def where(node: NodeResult) -> str:
+    """``<scheduler id> on <host>``, either part when known: e.g. ``4512_7 on node12``."""
+    parts = [node.native_id or "", node.host or ""]
+    if all(parts):
+        return f"{parts[0]} on {parts[1]}"
+    return parts[0] or parts[1]
+
+
+def print_tree(root: NodeResult, out: TextIO) -> None:
+    """One line per node, indented by depth; a node's own metrics on the line below."""
+    rows: list[tuple[str, str, NodeResult]] = []
+
+    def walk(node: NodeResult, prefix: str, last: bool, top: bool) -> None:
+        branch = "" if top else ("└─ " if last else "├─ ")
+        deeper = prefix + ("" if top else ("   " if last else "│  "))
+        rows.append((prefix + branch + node.id, deeper + ("│  " if node.children else "   "), node))
+        for pos, child in enumerate(node.children):
+            walk(child, deeper, pos == len(node.children) - 1, False)
+
+    walk(root, "", True, True)
+    width = min(70, max(len(label) for label, _, _ in rows))
+    # Where each node ran (the batch system's id and the host): only when something says.
+    places = [where(node) for _, _, node in rows]
+    place_width = min(40, max(len(place) for place in places))
+    place_head = f"{'WHERE':<{place_width}}  " if place_width else ""
+    out.write(f"{'NODE':<{width}}  {'KIND':<5}  {'RESULT':<9}  {'EXIT':>4}  {'MESSAGES':<12}  "
+              f"{'TIME':>8}  {'CPU':>8}  {'MEMORY':>8}  {'SEED':>10}  {place_head}JOBS / REASON\n")
+    for (label, under, node), place in zip(rows, places, strict=True):
+        exit_code = "" if node.exit_code is None else str(node.exit_code)
+        if node.kind == "job":
+            extra = node.reason or ""
+        else:
+            j = node.jobs
+            extra = f"{j.get('passed', 0)}/{j.get('total', 0)} passed"
+            for key in ("failed", "lost", "skipped", "cancelled", "running", "pending"):
+                if j.get(key):
+                    extra += f", {j[key]} {key}"
+        seed = "" if node.seed is None else str(node.seed)
+        out.write(f"{label:<{width}}  {node.kind:<5}  {node.result:<9}  {exit_code:>4}  "
+                  f"{_counts(node):<12}  {human_seconds(node.duration):>8}  {human_seconds(_cpu(node)):>8}  "
+                  f"{human_bytes(node.peak_memory):>8}  {seed:>10}  "
+                  f"{f'{place:<{place_width}}  ' if place_width else ''}{extra}\n")
+        metrics = format_metrics(node.metrics)
+        if metrics:
+            out.write(f"{under}metrics: {metrics}\n")
+
+
+def print_jobs(jobs: list[NodeResult], out: TextIO) -> None:
+    """A flat list of jobs (for filters such as --failed): result, path, reason, log."""
+    if not jobs:
+        out.write("no jobs match\n")
+        return
+    width = min(70, max(len(job.path) for job in jobs))
+    for job in jobs:
+        exit_code = "" if job.exit_code is None else f"exit {job.exit_code}"
+        seed = "" if job.seed is None else f"seed {job.seed}"
+        out.write(f"{job.result.upper():<9} {job.path:<{width}}  {exit_code:<8} {seed:<16} {job.reason or ''}\n")
+        place = where(job)
+        if place:
+            out.write(f"        ran: {place}\n")
+        out.write(f"        log: {job.log}\n")
+
+
+def print_messages(directory: Path, minimum: int, as_json: bool, out: TextIO) -> None:
+    """Every message of one node at or above ``minimum`` severity, in order."""
+    with StoreReader(directory) as store:
+        for _id, ts, severity, text, source, line in store.messages(minimum):
+            name = SEVERITY_NAMES.get(severity, str(severity))
+            if as_json:
+                out.write(json.dumps({"ts": ts, "severity": name, "text": text,
+                                      "source": source, "line": line}) + "\n")
+            else:
+                stamp = time.strftime("%H:%M:%S", time.localtime(ts))
+                where = f" ({source}:{line})" if source else ""
+                out.write(f"[{stamp}] [{name.upper():<8}] {text}{where}\n")

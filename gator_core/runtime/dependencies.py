@@ -1,0 +1,128 @@
+"""When a tier's children may start, and what its parent waits to hear.
+
+Pure bookkeeping over the tier's :class:`~gator_core.runtime.plan.Child`
+records: a child is ready when every condition it names holds, is skipped as
+soon as one can no longer hold, and waits otherwise.  Targets below a sibling
+(``g.h.j``) are answered by that sibling through the ``watched`` outcomes it
+reports; a tier in turn reports the outcomes its own parent asked for in
+``watch``.  Outcomes are ``pass``, ``fail`` or ``skipped`` (see
+:func:`gator_core.store.summary.dependency_outcome`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from gator_core.runtime.plan import Child
+from gator_core.spec.deps import DepTarget
+from gator_core.spec.model import Job, JobArray, JobGroup
+
+__all__ = ["Dependencies", "READY"]
+
+READY = "ready"
+
+
+def _combine(outcomes: Iterable[str | None]) -> str | None:
+    """Every element's outcome into one: None while any is unknown."""
+    values = list(outcomes)
+    if any(value is None for value in values):
+        return None
+    if "fail" in values:
+        return "fail"
+    if "skipped" in values:
+        return "skipped"
+    return "pass"
+
+
+class Dependencies:
+    """Conditions between the children of one tier, and the outcomes its parent watches."""
+
+    def __init__(self, spec: JobGroup | JobArray, children: Sequence[Child], watch: Sequence[str]) -> None:
+        self.spec = spec
+        self.watch = list(watch)
+        self.by_place = {(child.decl, child.index): child for child in children}
+        self.by_decl: dict[int, list[Child]] = {}
+        self.dependants: dict[int, list[Child]] = {}
+        for child in children:
+            self.by_decl.setdefault(child.decl, []).append(child)
+            for _cond, target in child.deps:
+                self.dependants.setdefault(target.sibling, []).append(child)
+        self.sent: dict[str, str] = {}  # watched outcomes already decided
+
+    def _id(self, decl: int) -> str:
+        return self.spec.jobs[decl].id or f"T{decl}"
+
+    # -- conditions ----------------------------------------------------------------------
+    def target_outcome(self, child: Child, target: DepTarget) -> str | None:
+        other = self.by_place.get((target.sibling, child.index))
+        if other is None:
+            return "skipped"
+        if not target.subpath:
+            return other.outcome
+        name = ".".join(target.subpath)
+        if other.watched and name in other.watched:
+            return other.watched[name]
+        if other.state == "done":  # it ended without saying: it never ran that part
+            return "skipped" if other.outcome == "skipped" else "fail"
+        return None
+
+    def _describe(self, target: DepTarget, outcome: str) -> str:
+        whole = not target.subpath and not isinstance(self.spec.jobs[target.sibling], Job)
+        if outcome == "skipped":
+            return "did not run every job" if whole else "did not run"
+        return {"fail": "failed", "pass": "passed"}[outcome]
+
+    def check(self, child: Child) -> str | None:
+        """READY, a reason to skip the child, or None to keep waiting."""
+        waiting = False
+        for cond, target in child.deps:
+            outcome = self.target_outcome(child, target)
+            label = ".".join((self._id(target.sibling), *target.subpath))
+            if outcome is None:
+                waiting = True
+            elif cond == "on_pass" and outcome != "pass":
+                return f"on_pass: '{label}' {self._describe(target, outcome)}"
+            elif cond == "on_fail" and outcome != "fail":
+                return f"on_fail: '{label}' {self._describe(target, outcome)}"
+        return None if waiting else READY
+
+    def dependants_of(self, child: Child) -> list[Child]:
+        """Children whose conditions name ``child`` (in arrays: of the same repetition)."""
+        return [other for other in self.dependants.get(child.decl, ()) if other.index == child.index]
+
+    # -- watched outcomes --------------------------------------------------------------------
+    def watch_for(self, child: Child) -> list[str]:
+        """Paths below ``child`` whose outcome someone waits for: asked by its siblings,
+        or passed down from our own parent (``a.b.c`` asked of us reaches ``a`` as ``b.c``)."""
+        wanted = set(child.watch)
+        own_id = self._id(child.decl)
+        for name in self.watch:
+            head, _, rest = name.partition(".")
+            if head == own_id and rest:
+                wanted.add(rest)
+        return sorted(wanted)
+
+    def newly_decided(self) -> dict[str, str]:
+        """Watched outcomes known now that were not known before (and remembers them)."""
+        found: dict[str, str] = {}
+        for name in self.watch:
+            if name in self.sent:
+                continue
+            head, _, rest = name.partition(".")
+            decl = next((p for p in range(len(self.spec.jobs)) if self._id(p) == head), None)
+            if decl is None:
+                continue
+            outcome = _combine(self._element_outcome(child, rest) for child in self.by_decl.get(decl, ()))
+            if outcome is not None:
+                self.sent[name] = found[name] = outcome
+        return found
+
+    @staticmethod
+    def _element_outcome(child: Child, rest: str) -> Any:
+        if not rest:
+            return child.outcome
+        value = (child.watched or {}).get(rest)
+        if value is None and child.state == "done":
+            value = "skipped" if child.outcome == "skipped" else "fail"
+        return value

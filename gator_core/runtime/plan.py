@@ -1,0 +1,114 @@
+"""Planning a tier's children: ids, paths, directories, environment and dependencies.
+
+Pure functions over the spec, so they are tested without processes.  A
+``!JobGroup`` has one child per entry of ``jobs``; a ``!JobArray`` repeats
+its ``jobs`` ``repeats`` times, naming each element ``<id>_<index>`` as the
+seed system did.  Inside an array, dependencies between template jobs hold
+within one repetition: ``run`` with ``on_pass: [build]`` waits for the
+``build`` of its own index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gator_core.spec.deps import CONDITIONS, DepTarget, resolve_dependency
+from gator_core.spec.model import Job, JobArray, JobGroup, Node, expand_children, kind_of
+
+__all__ = ["Child", "plan_children", "count_jobs", "child_layer", "child_rules", "child_parsers", "resolve_cwd"]
+
+
+@dataclass(eq=False, slots=True)
+class Child:
+    """A tier's record of one child.  Kept small: a tier may have 10^5 of them."""
+
+    position: int  # order among the tier's children
+    key: str  # id among siblings; also the name of its tracking directory
+    decl: int  # position of its template in the tier's ``jobs``
+    index: int | None  # repetition, for elements of an array
+    node: Node
+    kind: str
+    deps: list[tuple[str, DepTarget]]
+    state: str = "pending"  # pending, launched, running, done
+    summary: dict[str, Any] | None = None
+    outcome: str | None = None  # for dependants: pass, fail, skipped (once final)
+    watch: list[str] = field(default_factory=list)  # shared by all elements of one template
+    watched: dict[str, str] | None = None
+    link: Any = None
+    last_seen: float = 0.0
+    started_at: float = 0.0  # when the scheduler said it runs
+    native_id: str | None = None
+    host: str | None = None
+    pending_reason: str | None = None
+    exit_event: Any = None
+    exit_at: float = 0.0
+    # A final report saying the child was lost (e.g. killed from outside), held until
+    # the scheduler says what happened, or until ``held_until``.
+    held: dict[str, Any] | None = None
+    held_until: float = 0.0
+
+
+def count_jobs(node: Node) -> int:
+    """How many jobs a subtree runs (arrays multiply)."""
+    if isinstance(node, Job):
+        return 1
+    inner = sum(count_jobs(child) for child in node.jobs)
+    return inner * node.repeats if isinstance(node, JobArray) else inner
+
+
+def plan_children(spec: JobGroup | JobArray) -> list[Child]:
+    """One :class:`Child` per child process the tier will start, in launch order."""
+    templates = list(spec.jobs)
+    resolved: list[list[tuple[str, DepTarget]]] = []
+    watch: dict[int, set[str]] = {}
+    for pos, node in enumerate(templates):
+        deps = []
+        for cond in CONDITIONS:
+            for name in getattr(node, cond):
+                res = resolve_dependency(templates, pos, name)
+                if res.target is None:  # the validator reports these before any run
+                    raise ValueError(res.error)
+                deps.append((cond, res.target))
+                if res.target.subpath:
+                    watch.setdefault(res.target.sibling, set()).add(".".join(res.target.subpath))
+        resolved.append(deps)
+    watch_lists = {pos: sorted(paths) for pos, paths in watch.items()}
+    no_watch: list[str] = []
+    return [Child(position=position, key=key, decl=pos, index=index, node=node, kind=kind_of(node),
+                  deps=resolved[pos], watch=watch_lists.get(pos, no_watch))
+            for position, (key, pos, index, node) in enumerate(expand_children(spec))]
+
+
+def child_layer(parent_layer: dict[str, str | None], node: Node) -> dict[str, str | None]:
+    """The merged spec environment of a child: its parent's, then its own ``env``."""
+    if not node.env:
+        return parent_layer
+    layer = dict(parent_layer)
+    layer.update(node.env)
+    return layer
+
+
+def child_rules(parent_rules: list[list[str]], node: Node) -> list[list[str]]:
+    """A child's output rules: its own first (they win), then its parent's."""
+    own = [[rule.pattern, rule.severity, rule.stream] for rule in node.rules]
+    return own + parent_rules if own else parent_rules
+
+
+def child_parsers(parent_parsers: list[str], node: Node) -> list[str]:
+    """A child's log parsers: its own first, then its parent's, each once."""
+    if not node.parsers:
+        return parent_parsers
+    return list(dict.fromkeys([*node.parsers, *parent_parsers]))
+
+
+def resolve_cwd(parent_cwd: list[str], node: Node) -> list[str]:
+    """A child's working directory, as parts to join: its parent's, then its own ``cwd``.
+
+    The parts stay apart until the job's environment is known, so that
+    ``cwd: $SCRATCH/run`` is expanded before it is joined (an absolute part
+    replaces everything before it, as ``os.path.join`` does).
+    """
+    if not node.cwd:
+        return parent_cwd
+    return [*parent_cwd, node.cwd]

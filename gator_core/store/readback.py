@@ -1,0 +1,352 @@
+"""The result tree of a run, read back from its tracking directory.
+
+``gator show``, ``gator run``'s summary and the Python API's ``run()`` all
+read results here, from the stores, so that a finished run and one still
+going look the same.  A tier's store holds a row per child; a group or array
+child is read from its own store, a job from its parent's row (which carries
+its final summary), so a large array is read without opening every job's
+database.
+
+``NodeResult.to_json()`` is the stable contract of ``gator show --json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gator_core.exceptions import GatorError, StoreError
+from gator_core.store.liveness import run_gone
+from gator_core.store.nodestore import DB_NAME, LOG_NAME, StoreReader
+from gator_core.store.summary import FINAL_RESULTS, empty_jobs, empty_messages
+
+__all__ = ["NodeResult", "find_run", "load_results", "load_overview", "iter_jobs", "node_directory"]
+
+
+@dataclass
+class NodeResult:
+    """One node of a run: what it was, how it ended, and its children."""
+
+    id: str
+    path: str
+    kind: str  # job, group or array
+    result: str  # pass, fail, skipped, lost, cancelled, running or pending
+    exit_code: int | None = None
+    reason: str | None = None
+    messages: dict[str, int] = field(default_factory=empty_messages)
+    jobs: dict[str, int] = field(default_factory=empty_jobs)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    started: float | None = None
+    stopped: float | None = None
+    tracking: str = ""
+    native_id: str | None = None
+    host: str | None = None
+    seed: int | None = None  # jobs: their GATOR_SEED
+    children: list[NodeResult] = field(default_factory=list)
+    gone: bool = False  # the top of a run whose `gator run` died (its reason says when)
+
+    @property
+    def duration(self) -> float | None:
+        if self.started and self.stopped:
+            return max(0.0, self.stopped - self.started)
+        return None
+
+    @property
+    def peak_memory(self) -> float | None:
+        value = self.metrics.get("peak_memory")
+        if isinstance(value, dict):
+            return value.get("max")
+        return value
+
+    @property
+    def log(self) -> str:
+        return str(Path(self.tracking) / LOG_NAME)
+
+    def walk(self) -> Iterator[NodeResult]:
+        """This node and every node below it, depth first."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+    def jobs_only(self) -> Iterator[NodeResult]:
+        return (node for node in self.walk() if node.kind == "job")
+
+    def find(self, path: str) -> NodeResult | None:
+        for node in self.walk():
+            if node.path == path:
+                return node
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "path": self.path,
+            "kind": self.kind,
+            "result": self.result,
+            "exit_code": self.exit_code,
+            "reason": self.reason,
+            "messages": dict(self.messages),
+            "jobs": dict(self.jobs),
+            "metrics": self.metrics,
+            "started": self.started,
+            "stopped": self.stopped,
+            "duration": self.duration,
+            "peak_memory": self.peak_memory,
+            "tracking": self.tracking,
+            "log": self.log,
+            "native_id": self.native_id,
+            "host": self.host,
+            "seed": self.seed,
+            "children": [child.to_json() for child in self.children],
+        }
+
+
+def _from_summary(node: NodeResult, summary: dict[str, Any]) -> None:
+    node.result = summary.get("result") or node.result
+    node.exit_code = summary.get("exit_code")
+    node.reason = summary.get("reason")
+    node.messages = {**empty_messages(), **(summary.get("messages") or {})}
+    node.jobs = {**empty_jobs(), **(summary.get("jobs") or {})}
+    node.metrics = summary.get("metrics") or {}
+    node.started = summary.get("started")
+    node.stopped = summary.get("stopped")
+    node.seed = summary.get("seed", node.seed)
+
+
+@dataclass(frozen=True)
+class _Ended:
+    """Why what is unfinished below a node that ended counts as lost.  When the whole
+    run is gone, that reason replaces whatever an unfinished node last said."""
+
+    reason: str
+    overrides: bool = False
+
+    @classmethod
+    def of(cls, node: NodeResult) -> _Ended | None:
+        if node.result not in FINAL_RESULTS:
+            return None
+        if node.gone:
+            return cls(node.reason or "lost", True)
+        return cls(f"{node.path} ended ({node.result})")
+
+    def apply(self, node: NodeResult) -> None:
+        if node.result not in FINAL_RESULTS:
+            node.result = "lost"
+            node.reason = self.reason if self.overrides else (node.reason or self.reason)
+            _unfinished_lost(node)
+
+
+def _unfinished_lost(node: NodeResult) -> None:
+    """A tier's counts once nothing below it can still run: its running and pending jobs
+    were lost."""
+    jobs = node.jobs
+    jobs["lost"] = jobs.get("lost", 0) + jobs.get("running", 0) + jobs.get("pending", 0)
+    jobs["running"] = jobs["pending"] = 0
+
+
+def _settle(node: NodeResult, ended: _Ended) -> None:
+    """Below a node that ended, nothing can still be running: it was lost with it."""
+    for child in node.children:
+        ended.apply(child)
+        _settle(child, ended)
+
+
+def _tier_node(directory: Path, attrs: dict[str, Any], row: dict[str, Any] | None) -> NodeResult:
+    """A tier as its own store describes it, corrected by its parent's row."""
+    node = NodeResult(id=attrs.get("id", directory.name), path=attrs.get("path", directory.name),
+                      kind=attrs.get("kind", "group"), result="running", tracking=str(directory))
+    _from_summary(node, attrs.get("summary") or {})
+    if attrs.get("result"):
+        node.result = attrs["result"]
+    if row is None:
+        node.seed = attrs.get("seed")  # the top node: the run's seed
+        gone = run_gone(attrs)
+        if gone is not None:  # `gator run` died without a final word: nothing below runs on
+            node.result, node.reason, node.gone = "lost", gone, True
+            _unfinished_lost(node)
+    else:
+        node.native_id, node.host = row.get("native_id"), row.get("host")
+        if row.get("result") in FINAL_RESULTS and row.get("summary"):
+            # The parent's word is final (for example: this tier was lost).
+            _from_summary(node, row["summary"])
+    return node
+
+
+class _SpecIndex:
+    """The run's spec (``spec.yaml`` at the top of the tracking directory), to name
+    the jobs of groups and arrays that never started and so have no store."""
+
+    def __init__(self, top: Path) -> None:
+        self.top = top
+        self._root: Any = None
+        self._loaded = False
+        self.seed: int | None = None
+
+    def children(self, path: str) -> list[tuple[str, str]]:
+        """(key, kind) of each child of the node at ``path``; [] when unknown."""
+        from gator_core.spec import Job, JobGroup, expand_children, kind_of, loads_spec, root_path
+
+        if not self._loaded:
+            self._loaded = True
+            try:
+                root = loads_spec((self.top / "spec.yaml").read_text(encoding="utf-8"))
+                self._root = JobGroup(id="root", jobs=[root]) if isinstance(root, Job) else root
+                with StoreReader(self.top) as store:
+                    self.seed = store.attrs().get("seed")
+            except (OSError, GatorError):
+                self._root = None
+        node = self._root
+        if node is None:
+            return []
+        head, *rest = path.split(".")
+        if head != root_path(node):
+            return []
+        for part in rest:
+            if isinstance(node, Job):
+                return []
+            match = next((child for key, _, _, child in expand_children(node) if key == part), None)
+            if match is None:
+                return []
+            node = match
+        if isinstance(node, Job):
+            return []
+        return [(key, kind_of(child)) for key, _, _, child in expand_children(node)]
+
+
+def _unstarted(index: _SpecIndex, tier: NodeResult) -> None:
+    """Fill in the children of a group or array that never started, from the spec:
+    every job below it shares its result (skipped, lost, cancelled, pending) and reason."""
+    result = tier.result if tier.result in ("skipped", "lost", "cancelled", "fail", "pending") else "pending"
+    for key, kind in index.children(tier.path):
+        child = NodeResult(id=key, path=f"{tier.path}.{key}", kind=kind, result=result, reason=tier.reason,
+                           tracking=str(Path(tier.tracking) / key))
+        if kind != "job":
+            _unstarted(index, child)
+        elif index.seed is not None:
+            from gator_core.config import job_seed
+
+            child.seed = job_seed(index.seed, child.path)
+        tier.children.append(child)
+
+
+def _load_tier(directory: Path, row: dict[str, Any] | None, index: _SpecIndex | None = None) -> NodeResult:
+    index = index or _SpecIndex(directory)
+    with StoreReader(directory) as store:
+        attrs = store.attrs()
+        rows = store.children()
+    node = _tier_node(directory, attrs, row)
+    for child_row in rows:
+        node.children.append(_load_child(directory, child_row, index))
+    ended = _Ended.of(node)
+    if ended is not None:
+        _settle(node, ended)
+    return node
+
+
+def _load_child(parent_dir: Path, row: dict[str, Any], index: _SpecIndex | None = None) -> NodeResult:
+    directory = parent_dir / row["key"]
+    if row["kind"] != "job" and (directory / DB_NAME).exists():
+        try:
+            return _load_tier(directory, row, index)
+        except StoreError:
+            pass  # fall back to the parent's row
+    node = NodeResult(id=row.get("id", row["key"]), path=row.get("path", row["key"]), kind=row["kind"],
+                      result=row.get("result") or "pending", tracking=str(directory),
+                      native_id=row.get("native_id"), host=row.get("host"))
+    node.seed = row.get("seed")
+    if row.get("summary"):
+        _from_summary(node, row["summary"])
+    if row.get("state") == "pending" or node.result == "launched":
+        node.result = "pending"
+    if row.get("pending_reason") and node.result == "pending":
+        node.reason = row["pending_reason"]
+    if node.kind != "job" and index is not None:
+        _unstarted(index, node)
+    return node
+
+
+def find_run(path: str | Path) -> Path:
+    """The run a path names: a run's own tracking directory, or a directory of runs
+    (such as ``./tracking``), meaning its newest run."""
+    directory = Path(path)
+    if (directory / DB_NAME).exists():
+        return directory
+    try:
+        runs = [entry for entry in directory.iterdir() if (entry / DB_NAME).exists()]
+    except OSError:
+        runs = []
+    if runs:  # the newest: the one started last (its spec copy is written once, at the start)
+        def started(entry: Path) -> tuple[float, str]:
+            marker = entry / "spec.yaml"
+            return (marker if marker.exists() else entry / DB_NAME).stat().st_mtime, entry.name
+
+        return max(runs, key=started)
+    raise StoreError(f"{directory} is not a Gator tracking directory (no {DB_NAME}), "
+                     f"nor a directory of runs")
+
+
+def load_results(tracking: str | Path) -> NodeResult:
+    """The result tree of the run in ``tracking`` (finished or still running)."""
+    directory = Path(tracking)
+    if not (directory / DB_NAME).exists():
+        raise StoreError(f"{directory} is not a Gator tracking directory (no {DB_NAME})")
+    return _load_tier(directory, None)
+
+
+def iter_jobs(tracking: str | Path, top: list[NodeResult] | None = None) -> Iterator[NodeResult]:
+    """Every job of a run, depth first, without building the tree (a run of 10^5
+    jobs is streamed through the stores).  Jobs below a tier that ended are
+    never still running: they count as lost with it.  If ``top`` is a list, the
+    top node (without children) is appended to it first.
+    """
+    directory = Path(tracking)
+    if not (directory / DB_NAME).exists():
+        raise StoreError(f"{directory} is not a Gator tracking directory (no {DB_NAME})")
+    index = _SpecIndex(directory)
+
+    def visit(tier_dir: Path, row: dict[str, Any] | None, settled: _Ended | None) -> Iterator[NodeResult]:
+        with StoreReader(tier_dir) as store:
+            node = _tier_node(tier_dir, store.attrs(), row)
+            if top is not None and row is None:
+                top.append(node)
+            ended = settled or _Ended.of(node)
+            for child_row in store.iter_children():
+                child_dir = tier_dir / child_row["key"]
+                if child_row["kind"] != "job":
+                    if (child_dir / DB_NAME).exists():
+                        try:
+                            yield from visit(child_dir, child_row, ended)
+                            continue
+                        except StoreError:
+                            pass
+                    tier = _load_child(tier_dir, child_row, index)  # never started: from the spec
+                    for job in tier.walk():
+                        if job.kind == "job":
+                            if ended is not None:
+                                ended.apply(job)
+                            yield job
+                    continue
+                job = _load_child(tier_dir, child_row)
+                if ended is not None:
+                    ended.apply(job)
+                yield job
+
+    yield from visit(directory, None, None)
+
+
+def load_overview(tracking: str | Path, *, keep: tuple[str, ...] = ("fail", "lost")
+                  ) -> tuple[NodeResult, list[NodeResult]]:
+    """The top node (without children) and the jobs whose result is in ``keep``."""
+    top: list[NodeResult] = []
+    kept = [job for job in iter_jobs(tracking, top) if job.result in keep]
+    return top[0], kept
+
+
+def node_directory(root: NodeResult, path: str) -> NodeResult:
+    """The node at ``path`` (with or without the root's own id in front)."""
+    found = root.find(path) or root.find(f"{root.path}.{path}")
+    if found is None:
+        raise StoreError(f"no node '{path}' in this run")
+    return found
