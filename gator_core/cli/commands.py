@@ -18,7 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Gator: run trees of jobs written in YAML, locally or on a farm.  "
-         "'gator SPEC [options]' is 'gator run SPEC [options]'.",
+         "'gator SPEC \\[options]' is 'gator run SPEC \\[options]'.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

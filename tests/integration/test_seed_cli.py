@@ -139,6 +139,8 @@ def test_python_m_gator_help_and_subcommands(tmp_path: Path):
     proc = python_m_gator("--help", cwd=tmp_path)
     assert proc.returncode == 0 and "Usage: gator " in proc.stdout
     assert "rerun" in proc.stdout and "schedulers" in proc.stdout
+    # Brackets are not taken for markup: the seed form is spelled out whole.
+    assert "'gator SPEC [options]' is 'gator run SPEC [options]'" in " ".join(proc.stdout.replace("│", " ").split())
     write(tmp_path / "job.yaml", ONE)
     python_m_gator("run", "job.yaml", "-t", "t", "-q", cwd=tmp_path)
     proc = python_m_gator("show", "t", "--json", cwd=tmp_path)
