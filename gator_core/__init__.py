@@ -81,6 +81,10 @@ _EXPORTS: dict[str, str] = {
     "LogParser": "job.classify",
     "Classified": "job.classify",
     "preload_child": "runtime.childmain",
+    # the vocabulary
+    "Severity": "states",
+    "Result": "states",
+    "ChildState": "states",
     # errors
     "GatorError": "exceptions",
     "SpecError": "exceptions",
@@ -162,5 +166,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         spec_schema,
         validate,
     )
+    from gator_core.states import ChildState, Result, Severity
     from gator_core.store.readback import NodeResult, load_results
     from gator_core.textutil import human_bytes

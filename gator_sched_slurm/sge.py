@@ -37,6 +37,7 @@ from gator_core import (
     NativeStatus,
     Option,
     SchedulerError,
+    Severity,
     Submission,
 )
 
@@ -153,7 +154,7 @@ class SgeScheduler(BatchScheduler):
                     self._agent = None
                     if attempt == 2:
                         raise SchedulerError(f"the DRMAA agent failed: {exc}") from None
-                    self.context.log(30, f"the DRMAA agent failed ({exc}); starting a new one")
+                    self.context.log(Severity.WARNING, f"the DRMAA agent failed ({exc}); starting a new one")
                     continue
                 return answer
         raise AssertionError("unreachable")
@@ -260,7 +261,7 @@ class SgeScheduler(BatchScheduler):
             await asyncio.wait_for(proc.wait(), AGENT_TIMEOUT)
             self.count("qdel")
         except (OSError, asyncio.TimeoutError):
-            self.context.log(40, f"qdel of {len(native_ids)} jobs of this run failed")
+            self.context.log(Severity.ERROR, f"qdel of {len(native_ids)} jobs of this run failed")
 
 
 def parse_qstat_xml(text: str) -> list[tuple[str, str, str]]:

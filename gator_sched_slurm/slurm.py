@@ -35,6 +35,7 @@ from gator_core import (
     NativeStatus,
     Option,
     SchedulerError,
+    Severity,
     Submission,
     parse_bool,
 )
@@ -170,7 +171,7 @@ class SlurmScheduler(BatchScheduler):
             if code != 0:
                 raise SchedulerError(f"sacct failed (exit code {code}): {err.strip()}")
         except (SchedulerError, LaunchError) as exc:
-            self.context.log(30, f"{exc}; using what squeue said of {len(ended)} jobs")
+            self.context.log(Severity.WARNING, f"{exc}; using what squeue said of {len(ended)} jobs")
             out = ""
         accounted = cmd.parse_sacct(out)
         for native_id in ended:

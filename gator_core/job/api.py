@@ -36,6 +36,7 @@ from typing import Any
 
 from gator_core.envvars import API_ADDRESS, API_KEY
 from gator_core.exceptions import GatorError
+from gator_core.states import SEVERITY_KEYS
 
 __all__ = ["log", "metric", "NotInJobError", "SEVERITY_NAMES", "RESERVED_METRICS", "API_VERSION",
            "parse_record", "check_metric"]
@@ -43,7 +44,7 @@ __all__ = ["log", "metric", "NotInJobError", "SEVERITY_NAMES", "RESERVED_METRICS
 API_VERSION = 1
 ADDRESS = API_ADDRESS
 KEY = API_KEY
-SEVERITY_NAMES = ("debug", "info", "warning", "error", "critical")
+SEVERITY_NAMES = SEVERITY_KEYS  # the job-facing spelling of gator_core.states
 # Metrics every job has already; a job cannot set these.
 RESERVED_METRICS = frozenset({"wall_time", "cpu_time", "peak_memory"})
 RESERVED_PREFIXES = ("msg_", "jobs_")

@@ -14,11 +14,11 @@ import re
 from collections.abc import Callable, Sequence
 from typing import ClassVar, NamedTuple
 
-from gator_core.store.nodestore import SEVERITIES
+from gator_core.states import Severity
 
 __all__ = ["LogParser", "Classified", "Classifier", "DEFAULT_SEVERITY"]
 
-DEFAULT_SEVERITY = {"stdout": SEVERITIES["info"], "stderr": SEVERITIES["error"]}
+DEFAULT_SEVERITY = {"stdout": Severity.INFO, "stderr": Severity.ERROR}
 
 
 class Classified(NamedTuple):
@@ -58,7 +58,7 @@ class Classifier:
 
     def __init__(self, rules: Sequence[Sequence[str]], parsers: Sequence[LogParser],
                  on_problem: Callable[[str], None] = lambda text: None) -> None:
-        self.rules = [(re.compile(pattern), SEVERITIES[severity.lower()], stream.lower())
+        self.rules = [(re.compile(pattern), Severity.parse(severity), stream.lower())
                       for pattern, severity, stream in rules]
         self.parsers = list(parsers)
         self.on_problem = on_problem
@@ -72,7 +72,7 @@ class Classifier:
                 found = parser.classify(text, stream)
                 if found is None:
                     continue
-                severity = SEVERITIES[str(found.severity).lower()]
+                severity = Severity.parse(str(found.severity))
                 line = int(found.line) if found.line is not None else None
             except Exception as exc:  # a plugin's bug: report it, keep the output
                 self.parsers.remove(parser)

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-from gator_core.store.nodestore import SEVERITIES, StoreReader
+from gator_core.states import Severity
+from gator_core.store.nodestore import StoreReader
 from gator_core.store.readback import NodeResult, iter_jobs
 
 __all__ = ["write_junit", "FIRST_MESSAGES"]
@@ -27,7 +28,7 @@ FIRST_MESSAGES = 10  # error and critical messages quoted in a failure
 def _first_errors(job: NodeResult) -> list[str]:
     try:
         with StoreReader(Path(job.tracking)) as store:
-            return [row[3] for row in store.messages(SEVERITIES["error"], limit=FIRST_MESSAGES)]
+            return [row[3] for row in store.messages(Severity.ERROR, limit=FIRST_MESSAGES)]
     except Exception:  # a job that never started has no store: the reason says why
         return []
 

@@ -17,6 +17,7 @@ from typing import Any
 from gator_core.runtime.plan import Child
 from gator_core.spec.deps import DepTarget
 from gator_core.spec.model import Job, JobArray, JobGroup
+from gator_core.states import ChildState, Result
 
 __all__ = ["Dependencies", "READY"]
 
@@ -28,11 +29,11 @@ def _combine(outcomes: Iterable[str | None]) -> str | None:
     values = list(outcomes)
     if any(value is None for value in values):
         return None
-    if "fail" in values:
-        return "fail"
-    if "skipped" in values:
-        return "skipped"
-    return "pass"
+    if Result.FAIL in values:
+        return Result.FAIL
+    if Result.SKIPPED in values:
+        return Result.SKIPPED
+    return Result.PASS
 
 
 class Dependencies:
@@ -57,21 +58,21 @@ class Dependencies:
     def target_outcome(self, child: Child, target: DepTarget) -> str | None:
         other = self.by_place.get((target.sibling, child.index))
         if other is None:
-            return "skipped"
+            return Result.SKIPPED
         if not target.subpath:
             return other.outcome
         name = ".".join(target.subpath)
         if other.watched and name in other.watched:
             return other.watched[name]
-        if other.state == "done":  # it ended without saying: it never ran that part
-            return "skipped" if other.outcome == "skipped" else "fail"
+        if other.state == ChildState.DONE:  # it ended without saying: it never ran that part
+            return Result.SKIPPED if other.outcome == Result.SKIPPED else Result.FAIL
         return None
 
     def _describe(self, target: DepTarget, outcome: str) -> str:
         whole = not target.subpath and not isinstance(self.spec.jobs[target.sibling], Job)
-        if outcome == "skipped":
+        if outcome == Result.SKIPPED:
             return "did not run every job" if whole else "did not run"
-        return {"fail": "failed", "pass": "passed"}[outcome]
+        return Result(outcome).count_key
 
     def check(self, child: Child) -> str | None:
         """READY, a reason to skip the child, or None to keep waiting."""
@@ -81,9 +82,9 @@ class Dependencies:
             label = ".".join((self._id(target.sibling), *target.subpath))
             if outcome is None:
                 waiting = True
-            elif cond == "on_pass" and outcome != "pass":
+            elif cond == "on_pass" and outcome != Result.PASS:
                 return f"on_pass: '{label}' {self._describe(target, outcome)}"
-            elif cond == "on_fail" and outcome != "fail":
+            elif cond == "on_fail" and outcome != Result.FAIL:
                 return f"on_fail: '{label}' {self._describe(target, outcome)}"
         return None if waiting else READY
 
@@ -123,6 +124,6 @@ class Dependencies:
         if not rest:
             return child.outcome
         value = (child.watched or {}).get(rest)
-        if value is None and child.state == "done":
-            value = "skipped" if child.outcome == "skipped" else "fail"
+        if value is None and child.state == ChildState.DONE:
+            value = Result.SKIPPED if child.outcome == Result.SKIPPED else Result.FAIL
         return value

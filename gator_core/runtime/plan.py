@@ -15,6 +15,7 @@ from typing import Any
 
 from gator_core.spec.deps import CONDITIONS, DepTarget, resolve_dependency
 from gator_core.spec.model import Job, JobArray, JobGroup, Node, expand_children, kind_of
+from gator_core.states import ChildState
 
 __all__ = ["Child", "plan_children", "count_jobs", "child_layer", "child_rules", "child_parsers", "resolve_cwd"]
 
@@ -30,7 +31,7 @@ class Child:
     node: Node
     kind: str
     deps: list[tuple[str, DepTarget]]
-    state: str = "pending"  # pending, launched, running, done
+    state: ChildState = ChildState.PENDING
     summary: dict[str, Any] | None = None
     outcome: str | None = None  # for dependants: pass, fail, skipped (once final)
     watch: list[str] = field(default_factory=list)  # shared by all elements of one template

@@ -47,10 +47,12 @@ from gator_core.sched.contract import (
 )
 from gator_core.spec.model import Job, JobArray, JobGroup
 from gator_core.spec.serial import to_dict
+from gator_core.states import ChildState, Result, Severity
 from gator_core.store.liveness import HEARTBEAT
-from gator_core.store.nodestore import LOG_NAME, SEVERITIES, SEVERITY_NAMES, Store
+from gator_core.store.nodestore import LOG_NAME, Store
 from gator_core.store.summary import (
     FINAL_RESULTS,
+    Summary,
     dependency_outcome,
     empty_jobs,
     empty_messages,
@@ -59,7 +61,7 @@ from gator_core.store.summary import (
     summary_without_report,
     tier_result,
 )
-from gator_core.wire.protocol import Ack, Complete, Heartbeat, Hello, Stop, Update, Welcome
+from gator_core.wire.protocol import Ack, Change, Complete, Heartbeat, Hello, Stop, Update, Welcome
 from gator_core.wire.transport import ConnectionClosed, ParentServer, PeerLink
 
 __all__ = ["Tier", "ChangeSink", "CHILD_COMMAND"]
@@ -67,8 +69,6 @@ __all__ = ["Tier", "ChangeSink", "CHILD_COMMAND"]
 CHILD_COMMAND = ("-m", "gator_core.child")  # after the interpreter
 LAUNCH_BATCH = 500  # children handed to the scheduler in one call
 KILL_WAIT = 2.0  # seconds children told to kill their jobs at once have to report it
-_WARNING = SEVERITIES["warning"]
-_ERROR = SEVERITIES["error"]
 
 
 class ChangeSink(Protocol):
@@ -130,13 +130,13 @@ class Tier:
         self.store = Store(self.tracking)
         self.scheduler: Scheduler | None = None
         self.url = ""
-        self.summary = new_summary("running", job=False)
+        self.summary = new_summary(Result.RUNNING, job=False)
         self.stopping: str | None = None
         self.remaining = len(self.children)
         self.active: dict[str, Child] = {}  # launched or running
         self._ready: list[Child] = []
         self._wake = asyncio.Event()
-        self._changes: list[dict[str, Any]] = []
+        self._changes: list[Change] = []
         self._dirty: set[Child] = set()
         self._done = {"messages": empty_messages(), "jobs": empty_jobs(), "metrics": {}}
         self._pending_jobs = sum(self._job_counts[c.decl] for c in self.children)
@@ -182,9 +182,9 @@ class Tier:
     def message(self, severity: int, text: str) -> None:
         """A message of the tier itself, stored and (when serious) passed up."""
         self.store.add_message(severity, text)
-        if severity >= _WARNING:
+        if severity >= Severity.WARNING:
             self._change({"event": "message", "path": self.node.path, "severity":
-                          SEVERITY_NAMES.get(severity, "warning"), "text": text})
+                          Severity.of(severity).key, "text": text})
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -192,7 +192,7 @@ class Tier:
         task.add_done_callback(self._tasks.discard)
 
     # -- reporting ------------------------------------------------------------------------------
-    def _change(self, change: dict[str, Any]) -> None:
+    def _change(self, change: Change) -> None:
         if self.sink is not None:
             self.sink.change(change)
         else:
@@ -202,7 +202,7 @@ class Tier:
     def _child_path(self, child: Child) -> str:
         return f"{self.node.path}.{child.key}"
 
-    def current_summary(self) -> dict[str, Any]:
+    def current_summary(self) -> Summary:
         """This tier's summary now: finished children folded in, the rest added live."""
         summary = self.summary
         totals = {"messages": dict(self._done["messages"]), "jobs": dict(self._done["jobs"]),
@@ -215,13 +215,13 @@ class Tier:
             if part is None:
                 count = self._job_counts[child.decl]
                 jobs["total"] += count
-                jobs["running" if child.state == "running" else "pending"] += count
+                jobs["running" if child.state is ChildState.RUNNING else "pending"] += count
                 continue
             fold_into(totals, part, child.kind)
         summary.update(totals)
         return summary
 
-    def snapshot(self) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, str]]:
+    def snapshot(self) -> tuple[Summary, list[Change], dict[str, str]]:
         """For the uplink: summary, changes since the last call, watched outcomes."""
         changes, self._changes = self._changes, []
         return self.current_summary(), changes, dict(self.deps.sent)
@@ -233,7 +233,7 @@ class Tier:
             "id": child.key, "path": self._child_path(child), "decl": child.decl,
             "seed": job_seed(self.run_config.seed, self._child_path(child)) if child.kind == "job" else None,
             "index": child.index, "result": summary.get("result", child.state
-                                                         if child.state != "launched" else "pending"),
+                                                         if child.state != ChildState.LAUNCHED else "pending"),
             "summary": summary, "native_id": child.native_id, "host": child.host,
             "pending_reason": child.pending_reason,
         }
@@ -244,7 +244,7 @@ class Tier:
     def _flush(self) -> None:
         for child in self._dirty:
             self.store.set_child(child.key, child.position, child.kind, child.state, self._row(child))
-            if child.state == "done":
+            if child.state == ChildState.DONE:
                 child.summary = None  # folded in and stored: a large array must stay small
         self._dirty.clear()
         self.store.set_attr("summary", self.current_summary())
@@ -254,10 +254,10 @@ class Tier:
 
     def _finish(self, child: Child, summary: dict[str, Any], *, carried: bool = False) -> None:
         """Record a child's final summary and let its dependants move."""
-        if child.state == "done":
+        if child.state == ChildState.DONE:
             return
-        was_pending = child.state == "pending"
-        child.state = "done"
+        was_pending = child.state == ChildState.PENDING
+        child.state = ChildState.DONE
         child.summary = summary
         child.outcome = dependency_outcome(summary, child.kind)
         child.link = None
@@ -265,7 +265,7 @@ class Tier:
         if was_pending:
             self._pending_jobs -= self._job_counts[child.decl]
         fold_into(self._done, summary, child.kind)
-        if summary.get("result") in ("fail", "lost") or child.outcome == "fail":
+        if summary.get("result") in (Result.FAIL, Result.LOST) or child.outcome == Result.FAIL:
             self._failed = True
         self.remaining -= 1
         self._touch(child)
@@ -293,36 +293,36 @@ class Tier:
                                       unstarted=unstarted)
 
     def lose(self, child: Child, reason: str) -> None:
-        if child.state == "done":
+        if child.state == ChildState.DONE:
             return
-        self.message(SEVERITIES["error"], f"{self._child_path(child)} lost: {reason}")
+        self.message(Severity.ERROR, f"{self._child_path(child)} lost: {reason}")
         if child.link is not None:
             self._spawn(child.link.refuse(f"marked lost: {reason}"))
-        self._finish(child, self._final_summary(child, "lost", reason))
+        self._finish(child, self._final_summary(child, Result.LOST, reason))
         if self.scheduler is not None:
             self._spawn(self._terminate([child.key]))
 
     def _fail(self, child: Child, reason: str) -> None:
-        self.message(SEVERITIES["error"], f"{self._child_path(child)} failed: {reason}")
-        self._finish(child, self._final_summary(child, "fail", reason))
+        self.message(Severity.ERROR, f"{self._child_path(child)} failed: {reason}")
+        self._finish(child, self._final_summary(child, Result.FAIL, reason))
 
     def _skip(self, child: Child, reason: str) -> None:
-        self._finish(child, self._final_summary(child, "skipped", reason))
+        self._finish(child, self._final_summary(child, Result.SKIPPED, reason))
 
     def _cancel(self, child: Child) -> None:
         """The child never started and never will: the tier is stopping."""
-        self._finish(child, self._final_summary(child, "cancelled", f"not started: {self.stopping}"))
+        self._finish(child, self._final_summary(child, Result.CANCELLED, f"not started: {self.stopping}"))
 
     async def _terminate(self, keys: list[str]) -> None:
         assert self.scheduler is not None
         try:
             await self.scheduler.terminate(keys)
         except Exception as exc:  # the scheduler's trouble must not take the tier down
-            self.message(SEVERITIES["error"], f"scheduler could not terminate {', '.join(keys)}: {exc}")
+            self.message(Severity.ERROR, f"scheduler could not terminate {', '.join(keys)}: {exc}")
 
     # -- dependencies ---------------------------------------------------------------------------
     def _consider(self, child: Child) -> None:
-        if child.state != "pending":
+        if child.state != ChildState.PENDING:
             return
         if self.stopping:
             self._cancel(child)
@@ -346,7 +346,7 @@ class Tier:
     # -- scheduler events ---------------------------------------------------------------------
     def _on_event(self, event: ChildEvent) -> None:
         child = self.by_key.get(event.key)
-        if child is None or child.state == "done":
+        if child is None or child.state == ChildState.DONE:
             return
         kind = event.kind
         if kind is EventKind.SUBMITTED:
@@ -383,7 +383,7 @@ class Tier:
 
     def _exited_without_report(self, child: Child) -> None:
         event = child.exit_event
-        if self.stopping and child.state == "launched":
+        if self.stopping and child.state == ChildState.LAUNCHED:
             self._cancel(child)
             return
         if event.state:  # the scheduler's own word comes first: "OUT_OF_MEMORY: ..."
@@ -400,7 +400,7 @@ class Tier:
 
     # -- serving children --------------------------------------------------------------------------
     def _refused(self, text: str) -> None:
-        self.message(_WARNING, text)
+        self.message(Severity.WARNING, text)
 
     def _welcome(self, child: Child) -> Welcome:
         spec = self._spec_cache.get(child.decl)
@@ -428,7 +428,7 @@ class Tier:
         try:
             hello = await asyncio.wait_for(link.receive(), timeout)
         except ProtocolError as exc:
-            self.message(_WARNING, f"refused a peer at {link.remote}: {exc}")
+            self.message(Severity.WARNING, f"refused a peer at {link.remote}: {exc}")
             await link.refuse(str(exc))
             return
         except (ConnectionClosed, asyncio.TimeoutError):
@@ -436,24 +436,24 @@ class Tier:
         assert isinstance(hello, Hello)
         child = self.by_key.get(hello.key)
         problem = None
-        if child is not None and child.state == "done" and hello.resume:
+        if child is not None and child.state == ChildState.DONE and hello.resume:
             await self._serve_finished(link, child)  # it reconnected to repeat its final report
             return
         if child is None:
             problem = f"no child '{hello.key}' here"
-        elif child.state == "done":
+        elif child.state == ChildState.DONE:
             problem = f"child '{hello.key}' has already finished"
         elif child.link is not None and not hello.resume:
             problem = f"child '{hello.key}' is already connected"
         if problem is not None or child is None:
-            self.message(_WARNING, f"refused a peer at {link.remote}: {problem}")
+            self.message(Severity.WARNING, f"refused a peer at {link.remote}: {problem}")
             await link.refuse(problem or "refused")
             return
         child.link = link
         child.last_seen = time.monotonic()
         child.host = hello.host or child.host
-        if child.state != "running":
-            child.state = "running"
+        if child.state != ChildState.RUNNING:
+            child.state = ChildState.RUNNING
             child.started_at = child.started_at or time.monotonic()
             self.active[child.key] = child
             if child.kind == "job" or self.sink is not None:
@@ -475,16 +475,16 @@ class Tier:
                         self._update_dependants(child)
                         self._report_watched()
                 if isinstance(message, Update):
-                    if child.state != "done":
+                    if child.state != ChildState.DONE:
                         child.summary = message.summary
                         self._touch(child)
                         self.poke()
                 elif isinstance(message, Complete):
                     summary = dict(message.summary)
                     if summary.get("result") not in FINAL_RESULTS:
-                        summary["result"] = "fail"
+                        summary["result"] = Result.FAIL
                         summary["reason"] = "final report without a final result"
-                    if summary["result"] == "lost" and child.kind == "job" and self.scheduler is not None:
+                    if summary["result"] == Result.LOST and child.kind == "job" and self.scheduler is not None:
                         # Killed from outside: the scheduler may say why (CANCELLED,
                         # PREEMPTED, NODE_FAIL): wait for it, boundedly, before settling.
                         child.held = summary
@@ -499,14 +499,14 @@ class Tier:
                     await link.send(Ack())
                     return
         except ProtocolError as exc:
-            self.message(_WARNING, f"{self._child_path(child)} sent a bad message: {exc}")
+            self.message(Severity.WARNING, f"{self._child_path(child)} sent a bad message: {exc}")
             await link.refuse(str(exc))
         except ConnectionClosed:
             pass
         finally:
             if child.link is link:
                 child.link = None
-                if child.exit_event is not None and child.state != "done":
+                if child.exit_event is not None and child.state != ChildState.DONE:
                     self._exited_without_report(child)
 
     async def _serve_finished(self, link: PeerLink, child: Child) -> None:
@@ -557,10 +557,10 @@ class Tier:
         for start in range(0, len(batch), LAUNCH_BATCH):
             launched = []
             for child in batch[start:start + LAUNCH_BATCH]:
-                if child.state != "pending" or self.stopping:  # considered twice, or stopped meanwhile
+                if child.state != ChildState.PENDING or self.stopping:  # considered twice, or stopped meanwhile
                     continue
                 launched.append(child)
-                child.state = "launched"
+                child.state = ChildState.LAUNCHED
                 self._pending_jobs -= self._job_counts[child.decl]
                 self.active[child.key] = child
                 self._touch(child)
@@ -571,7 +571,7 @@ class Tier:
                 await self.scheduler.launch(requests)
             except Exception as exc:  # a broken plugin must not hang the tree
                 for child in launched:
-                    if child.state != "done":
+                    if child.state != ChildState.DONE:
                         self._fail(child, f"scheduler could not launch it: {type(exc).__name__}: {exc}")
             del requests
 
@@ -589,17 +589,17 @@ class Tier:
             await asyncio.sleep(period)
             now = time.monotonic()
             for child in list(self.active.values()):
-                if child.state == "done":
+                if child.state == ChildState.DONE:
                     continue
                 if child.held is not None:
                     if now > child.held_until:
                         self._settle_held(child)
                 elif child.exit_event is not None and now - child.exit_at > 1.0:
                     self._exited_without_report(child)
-                elif child.state == "running" and now - child.last_seen > silence:
+                elif child.state == ChildState.RUNNING and now - child.last_seen > silence:
                     silent = now - child.last_seen
                     self.lose(child, f"no heartbeat for {silent:.1f} s (interval {interval:g} s)")
-                elif child.state == "launched" and child.started_at and now - child.started_at > limit:
+                elif child.state == ChildState.LAUNCHED and child.started_at and now - child.started_at > limit:
                     self.lose(child, f"started but did not connect within {limit:g} s")
             if self.stopping and self._stop_deadline and now > self._stop_deadline:
                 if self._killing:
@@ -628,14 +628,14 @@ class Tier:
         if self.stopping:
             return
         self.stopping = reason
-        self.message(_WARNING, f"stopping: {reason}")
+        self.message(Severity.WARNING, f"stopping: {reason}")
         span = self.run_config.grace + 2 * self.run_config.interval + 5.0
         self._stop_deadline_span = span
         self._stop_deadline = time.monotonic() + span
         if self.scheduler is not None:
             self.scheduler.stopping()
         for child in self.children:
-            if child.state == "pending":
+            if child.state == ChildState.PENDING:
                 self._cancel(child)
         queued = []
         for child in list(self.active.values()):
@@ -643,7 +643,7 @@ class Tier:
                 self._spawn(self._send_stop(child.link, reason))
                 continue
             queued.append(child.key)
-            if child.state == "launched":
+            if child.state == ChildState.LAUNCHED:
                 self._cancel(child)
         if self.scheduler is not None and queued:
             self._spawn(self._terminate(queued))
@@ -669,9 +669,9 @@ class Tier:
 
     def _kill_the_rest(self) -> None:
         for child in list(self.active.values()):
-            self.message(SEVERITIES["error"], f"{self._child_path(child)} killed: {self._killing}")
-            self._finish(child, self._final_summary(child, "fail", f"killed: {self._killing}",
-                                                    unstarted="cancelled"))
+            self.message(Severity.ERROR, f"{self._child_path(child)} killed: {self._killing}")
+            self._finish(child, self._final_summary(child, Result.FAIL, f"killed: {self._killing}",
+                                                    unstarted=Result.CANCELLED))
 
     async def _send_stop(self, link: PeerLink, reason: str, *, kill: bool = False) -> None:
         try:
@@ -686,14 +686,14 @@ class Tier:
         now = time.time()
         self.stopping = reason  # nothing may be considered for launch any more
         for child in self.children:  # none of them can run now: lost, each with the reason
-            self._finish(child, self._final_summary(child, "lost", f"not started: {reason}"))
+            self._finish(child, self._final_summary(child, Result.LOST, f"not started: {reason}"))
         self._dirty.update(self.children)
         summary = self.current_summary()
-        summary.update(result="fail", reason=reason, started=now, stopped=now)
+        summary.update(result=Result.FAIL, reason=reason, started=now, stopped=now)
         self.store.set_attrs({"id": self.key, "path": self.node.path, "started": now, "stopped": now,
                               "kind": "array" if isinstance(self.spec, JobArray) else "group",
-                              "result": "fail", "reason": reason, "summary": summary})
-        self.store.add_message(_ERROR, reason)
+                              "result": Result.FAIL, "reason": reason, "summary": summary})
+        self.store.add_message(Severity.ERROR, reason)
         self._flush()
         return summary
 

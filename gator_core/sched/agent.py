@@ -41,6 +41,7 @@ from typing import Any, ClassVar
 
 from gator_core.exceptions import SchedulerError
 from gator_core.sched.contract import ChildEvent, EventKind, LaunchRequest, Scheduler
+from gator_core.states import Severity
 
 __all__ = ["AgentScheduler", "AGENT_START_TIMEOUT", "answer_hello"]
 
@@ -197,7 +198,7 @@ class AgentScheduler(Scheduler):
                 self._ended(key)
                 events(ChildEvent(key, EventKind.FAILED, reason=message.get("reason")))
             elif ev == "error":
-                self.context.log(40, f"{self.agent_name}: {message.get('reason')}")
+                self.context.log(Severity.ERROR, f"{self.agent_name}: {message.get('reason')}")
         if not self._closed:  # the agent went away under us
             for key in sorted(self._live):
                 events(ChildEvent(key, EventKind.EXITED, reason=f"the {self.agent_name} went away"))

@@ -49,6 +49,7 @@ from gator_core.sched.contract import (
     Scheduler,
     parse_positive_int,
 )
+from gator_core.states import Severity
 
 __all__ = ["BatchScheduler", "Submission", "NativeStatus", "group_submissions", "group_key", "parse_seconds",
            "MAX_POLL", "STOP_WAIT"]
@@ -325,13 +326,13 @@ class BatchScheduler(Scheduler):
             await self._cancel_fresh(left, done)
             if not left:
                 return
-        self.context.log(40, f"{len(left)} jobs of this run still in the queue after cancelling: "
+        self.context.log(Severity.ERROR, f"{len(left)} jobs of this run still in the queue after cancelling: "
                              f"{', '.join(left[:10])}")
 
     async def _cancel_fresh(self, found: list[str], done: set[str]) -> None:
         fresh = [native_id for native_id in found if native_id not in done]
         if fresh:
-            self.context.log(30, f"{'killing' if self._killing else 'cancelling'} {len(fresh)} jobs "
+            self.context.log(Severity.WARNING, f"{'killing' if self._killing else 'cancelling'} {len(fresh)} jobs "
                                  "of this run still in the queue")
             if self._killing:
                 await self._cancel_ids(fresh, kill=True)
@@ -397,13 +398,13 @@ class BatchScheduler(Scheduler):
         while True:
             found = await self._stopped_leftovers(asked)
             if found is None:
-                self.context.log(30, "could not check that the run's jobs have left the queue")
+                self.context.log(Severity.WARNING, "could not check that the run's jobs have left the queue")
                 return
             await self._cancel_fresh(found, done)  # reported, yet still there: cancel them too
             if not found:
                 return
             if time.monotonic() + STOP_LOOK_GAP > deadline:
-                self.context.log(30, f"{len(found)} cancelled jobs of this run are still leaving the "
+                self.context.log(Severity.WARNING, f"{len(found)} cancelled jobs of this run are still leaving the "
                                      f"queue: {', '.join(found[:10])}")
                 return
             await asyncio.sleep(STOP_LOOK_GAP)
@@ -505,7 +506,7 @@ class BatchScheduler(Scheduler):
                 if not isinstance(exc, LaunchError):
                     exc = LaunchError(str(exc) or type(exc).__name__, transient=False)
                 if exc.transient and attempt < attempts:
-                    self.context.log(30, f"submission failed (attempt {attempt} of {attempts}), "
+                    self.context.log(Severity.WARNING, f"submission failed (attempt {attempt} of {attempts}), "
                                          f"trying again in {delay:g} s: {exc}")
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 60.0)
@@ -539,7 +540,7 @@ class BatchScheduler(Scheduler):
                 statuses = await self.query(live)
             except Exception as exc:  # a slow or refusing controller: ask less often
                 self._poll_interval = min(self._poll_interval * 2, MAX_POLL)
-                self.context.log(30, f"status query failed; next in {self._poll_interval:g} s: {exc}")
+                self.context.log(Severity.WARNING, f"status query failed; next in {self._poll_interval:g} s: {exc}")
                 continue
             took = time.monotonic() - started
             if took > self._poll_base / 2:  # the controller is struggling: give it room
@@ -549,7 +550,7 @@ class BatchScheduler(Scheduler):
             try:
                 self._apply(live, statuses)
             except Exception as exc:  # noqa: BLE001 - the poller must outlive any one answer
-                self.context.log(40, f"could not apply the batch system's answer: {exc!r}")
+                self.context.log(Severity.ERROR, f"could not apply the batch system's answer: {exc!r}")
 
     def _apply(self, asked: Sequence[str], statuses: Mapping[str, NativeStatus]) -> None:
         for native_id in asked:
@@ -594,7 +595,7 @@ class BatchScheduler(Scheduler):
             try:
                 await (self.kill if kill else self.cancel)(list(ids[start:start + CANCEL_BATCH]))
             except Exception as exc:
-                self.context.log(40, f"cancelling {len(ids)} jobs failed: {exc}")
+                self.context.log(Severity.ERROR, f"cancelling {len(ids)} jobs failed: {exc}")
 
     async def _wait_gone(self, ids: Sequence[str], timeout: float, *, ending: set[str] | None = None) -> list[str]:
         """Ask (bounded) until none of ``ids`` is queued or running; return those that are.
@@ -620,6 +621,6 @@ class BatchScheduler(Scheduler):
                 ending.difference_update(hanging)
                 await self._cancel_ids(hanging)
         if remaining:
-            self.context.log(40, f"{len(remaining)} jobs still in the queue after cancelling: "
+            self.context.log(Severity.ERROR, f"{len(remaining)} jobs still in the queue after cancelling: "
                                  f"{', '.join(remaining[:10])}")
         return remaining

@@ -168,7 +168,9 @@ class SchedulerContext:
     interval: float  # heartbeat interval of the run, seconds
     grace: float  # seconds between SIGTERM and SIGKILL when stopping a child
     events: Callable[[ChildEvent], None]
-    log: Callable[[int, str], None]  # (severity, text) into the tier's messages
+    # (severity, text) into the tier's messages: a Severity, or a logging level
+    # (logging.WARNING is Severity.WARNING), never a bare number.
+    log: Callable[[int, str], None]
     inherited: Mapping[str, Any] | None = None  # what the parent tier's scheduler exported; None at the top
     run_id: str = ""  # the run's id: names its batch jobs, so that they can all be found
 

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from gator_core.exceptions import SpecIssue
+from gator_core.states import SEVERITY_KEYS
 from gator_core.textutil import did_you_mean
 
 from .deps import CONDITIONS, find_cycles, resolve_dependency
@@ -29,8 +30,6 @@ from .model import (
     Rule,
     child_id,
 )
-
-SEVERITY_NAMES = ("debug", "info", "warning", "error", "critical")
 
 __all__ = ["validate", "root_path", "ID_PATTERN", "ARCH_ALIASES"]
 
@@ -144,9 +143,9 @@ class _Validator:
                     self.report(rule, path, f"!Rule pattern {rule.pattern!r} is not a regular expression: {exc}",
                                 "pattern")
             severity = str(rule.severity).strip().lower() if isinstance(rule.severity, str) else None
-            if severity not in SEVERITY_NAMES:
+            if severity not in SEVERITY_KEYS:
                 self.report(rule, path, f"unknown severity {rule.severity!r}; use one of "
-                            f"{', '.join(SEVERITY_NAMES)}", "severity")
+                            f"{', '.join(SEVERITY_KEYS)}", "severity")
             else:
                 rule.severity = severity
             stream = str(rule.stream).strip().lower() if isinstance(rule.stream, str) else None

@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from gator_core.exceptions import StoreError
+from gator_core.states import SEVERITY_KEYS, Severity
 
 __all__ = [
-    "SEVERITIES",
-    "SEVERITY_NAMES",
     "severity_value",
     "Store",
     "StoreReader",
@@ -42,8 +41,6 @@ __all__ = [
 
 DB_NAME = "db.sqlite"
 LOG_NAME = "messages.log"
-SEVERITIES: dict[str, int] = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
-SEVERITY_NAMES: dict[int, str] = {v: k for k, v in SEVERITIES.items()}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS attrs (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -60,12 +57,7 @@ CREATE TABLE IF NOT EXISTS children (
 
 def severity_value(name: str) -> int:
     """``"warning"`` -> 30; raises ``ValueError`` naming the known severities."""
-    try:
-        return SEVERITIES[name.strip().lower()]
-    except KeyError:
-        raise ValueError(
-            f"unknown severity {name!r}; use one of {', '.join(SEVERITIES)}"
-        ) from None
+    return int(Severity.parse(name))
 
 
 _template: bytes | None = None
@@ -321,9 +313,9 @@ class StoreReader:
             raise StoreError(f"cannot read store {self.path}: {exc}") from None
 
     def message_counts(self) -> dict[str, int]:
-        counts = {name: 0 for name in SEVERITIES}
+        counts = dict.fromkeys(SEVERITY_KEYS, 0)
         for severity, count in self._query("SELECT severity, COUNT(*) FROM messages GROUP BY severity"):
-            counts[SEVERITY_NAMES.get(severity, "info")] = count
+            counts[Severity.of(severity).key] += count
         return counts
 
     def messages(self, min_severity: int = 0, limit: int | None = None) -> Iterator[tuple[Any, ...]]:

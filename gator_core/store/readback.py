@@ -18,11 +18,21 @@ from pathlib import Path
 from typing import Any
 
 from gator_core.exceptions import GatorError, StoreError
+from gator_core.states import Result
 from gator_core.store.liveness import run_gone
 from gator_core.store.nodestore import DB_NAME, LOG_NAME, StoreReader
 from gator_core.store.summary import FINAL_RESULTS, empty_jobs, empty_messages
 
-__all__ = ["NodeResult", "find_run", "load_results", "load_overview", "iter_jobs", "node_directory"]
+__all__ = ["NodeResult", "as_result", "find_run", "load_results", "load_overview", "iter_jobs", "node_directory"]
+
+
+def as_result(value: object) -> Result:
+    """A stored result as a :class:`Result`; what is not one yet (a child only launched,
+    or nothing) is pending."""
+    try:
+        return Result(value)
+    except ValueError:
+        return Result.PENDING
 
 
 @dataclass
@@ -32,7 +42,7 @@ class NodeResult:
     id: str
     path: str
     kind: str  # job, group or array
-    result: str  # pass, fail, skipped, lost, cancelled, running or pending
+    result: Result
     exit_code: int | None = None
     reason: str | None = None
     messages: dict[str, int] = field(default_factory=empty_messages)
@@ -104,7 +114,7 @@ class NodeResult:
 
 
 def _from_summary(node: NodeResult, summary: dict[str, Any]) -> None:
-    node.result = summary.get("result") or node.result
+    node.result = as_result(summary.get("result") or node.result)
     node.exit_code = summary.get("exit_code")
     node.reason = summary.get("reason")
     node.messages = {**empty_messages(), **(summary.get("messages") or {})}
@@ -133,7 +143,7 @@ class _Ended:
 
     def apply(self, node: NodeResult) -> None:
         if node.result not in FINAL_RESULTS:
-            node.result = "lost"
+            node.result = Result.LOST
             node.reason = self.reason if self.overrides else (node.reason or self.reason)
             _unfinished_lost(node)
 
@@ -156,15 +166,15 @@ def _settle(node: NodeResult, ended: _Ended) -> None:
 def _tier_node(directory: Path, attrs: dict[str, Any], row: dict[str, Any] | None) -> NodeResult:
     """A tier as its own store describes it, corrected by its parent's row."""
     node = NodeResult(id=attrs.get("id", directory.name), path=attrs.get("path", directory.name),
-                      kind=attrs.get("kind", "group"), result="running", tracking=str(directory))
+                      kind=attrs.get("kind", "group"), result=Result.RUNNING, tracking=str(directory))
     _from_summary(node, attrs.get("summary") or {})
     if attrs.get("result"):
-        node.result = attrs["result"]
+        node.result = as_result(attrs["result"])
     if row is None:
         node.seed = attrs.get("seed")  # the top node: the run's seed
         gone = run_gone(attrs)
         if gone is not None:  # `gator run` died without a final word: nothing below runs on
-            node.result, node.reason, node.gone = "lost", gone, True
+            node.result, node.reason, node.gone = Result.LOST, gone, True
             _unfinished_lost(node)
     else:
         node.native_id, node.host = row.get("native_id"), row.get("host")
@@ -218,7 +228,8 @@ class _SpecIndex:
 def _unstarted(index: _SpecIndex, tier: NodeResult) -> None:
     """Fill in the children of a group or array that never started, from the spec:
     every job below it shares its result (skipped, lost, cancelled, pending) and reason."""
-    result = tier.result if tier.result in ("skipped", "lost", "cancelled", "fail", "pending") else "pending"
+    shared = (Result.SKIPPED, Result.LOST, Result.CANCELLED, Result.FAIL)
+    result = tier.result if tier.result in shared else Result.PENDING
     for key, kind in index.children(tier.path):
         child = NodeResult(id=key, path=f"{tier.path}.{key}", kind=kind, result=result, reason=tier.reason,
                            tracking=str(Path(tier.tracking) / key))
@@ -253,14 +264,14 @@ def _load_child(parent_dir: Path, row: dict[str, Any], index: _SpecIndex | None 
         except StoreError:
             pass  # fall back to the parent's row
     node = NodeResult(id=row.get("id", row["key"]), path=row.get("path", row["key"]), kind=row["kind"],
-                      result=row.get("result") or "pending", tracking=str(directory),
+                      result=as_result(row.get("result")), tracking=str(directory),
                       native_id=row.get("native_id"), host=row.get("host"))
     node.seed = row.get("seed")
     if row.get("summary"):
         _from_summary(node, row["summary"])
-    if row.get("state") == "pending" or node.result == "launched":
-        node.result = "pending"
-    if row.get("pending_reason") and node.result == "pending":
+    if row.get("state") == "pending":
+        node.result = Result.PENDING
+    if row.get("pending_reason") and node.result == Result.PENDING:
         node.reason = row["pending_reason"]
     if node.kind != "job" and index is not None:
         _unstarted(index, node)

@@ -17,9 +17,14 @@ never count themselves in ``jobs``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NotRequired, TypedDict
+
+from gator_core.states import SEVERITY_KEYS, Result
 
 __all__ = [
+    "Summary",
+    "JobCounts",
+    "MessageCounts",
     "job_metrics",
     "unreported_jobs_metrics",
     "RESULTS",
@@ -39,15 +44,47 @@ __all__ = [
     "merge_stats",
 ]
 
-# ``cancelled``: the node never started because the run (or its tier) was stopped first;
-# not run, and neither failed nor lost.  ``skipped``: a dependency ruled it out.
-RESULTS = ("pass", "fail", "skipped", "lost", "cancelled", "running", "pending")
-FINAL_RESULTS = frozenset({"pass", "fail", "skipped", "lost", "cancelled"})
-SEVERITY_KEYS = ("debug", "info", "warning", "error", "critical")
-JOB_COUNT_KEYS = ("total", "passed", "failed", "skipped", "lost", "cancelled", "running", "pending")
-SETTLED_COUNT_KEYS = ("passed", "failed", "skipped", "lost", "cancelled")  # jobs that have a final result
-_RESULT_TO_COUNT = {"pass": "passed", "fail": "failed", "skipped": "skipped", "lost": "lost",
-                    "cancelled": "cancelled", "running": "running", "pending": "pending"}
+# The vocabulary is gator_core.states; these are the summary's views of it.
+RESULTS = tuple(Result)
+FINAL_RESULTS = frozenset(result for result in Result if result.final)
+JOB_COUNT_KEYS = ("total", *(result.count_key for result in Result))
+SETTLED_COUNT_KEYS = tuple(result.count_key for result in Result if result.final)  # jobs with a final result
+
+
+class MessageCounts(TypedDict):
+    """How many messages of each severity (the keys are ``SEVERITY_KEYS``)."""
+
+    debug: int
+    info: int
+    warning: int
+    error: int
+    critical: int
+
+
+# The keys of JOB_COUNT_KEYS; "pass" is counted under "passed", and so on (Result.count_key).
+class JobCounts(TypedDict):
+    total: int
+    passed: int
+    failed: int
+    skipped: int
+    lost: int
+    cancelled: int
+    running: int
+    pending: int
+
+
+class Summary(TypedDict):
+    """A node's summary, as stores, ``update`` and ``complete`` carry it (JSON as it is)."""
+
+    result: str  # a Result value
+    exit_code: int | None
+    reason: str | None
+    messages: MessageCounts
+    jobs: JobCounts
+    metrics: dict[str, Any]  # a job's: name -> number; a tier's: name -> {min, max, sum, count, mean}
+    started: float | None
+    stopped: float | None
+    seed: NotRequired[int | None]  # jobs: their GATOR_SEED
 
 
 def empty_messages() -> dict[str, int]:
@@ -62,17 +99,17 @@ def job_counts(result: str) -> dict[str, int]:
     """The ``jobs`` counts of a single job with this result."""
     counts = empty_jobs()
     counts["total"] = 1
-    counts[_RESULT_TO_COUNT[result]] = 1
+    counts[Result(result).count_key] = 1
     return counts
 
 
-def new_summary(result: str = "pending", *, job: bool) -> dict[str, Any]:
+def new_summary(result: str = Result.PENDING, *, job: bool) -> Summary:
     return {
         "result": result,
         "exit_code": None,
         "reason": None,
-        "messages": empty_messages(),
-        "jobs": job_counts(result) if job else empty_jobs(),
+        "messages": empty_messages(),  # type: ignore[typeddict-item]
+        "jobs": job_counts(result) if job else empty_jobs(),  # type: ignore[typeddict-item]
         "metrics": {},
         "started": None,
         "stopped": None,
@@ -159,7 +196,7 @@ def fold_into(totals: dict[str, Any], part: Mapping[str, Any], kind: str) -> Non
 
 def summary_without_report(last: Mapping[str, Any] | None, *, kind: str, result: str, reason: str,
                            expected_jobs: int, seed: int | None, now: float,
-                           unstarted: str | None = None) -> dict[str, Any]:
+                           unstarted: str | None = None) -> Summary:
     """The final summary a tier writes for a child that could not give its own
     (lost, failed to launch, skipped, cancelled), from the last thing it did say.
 
@@ -191,7 +228,7 @@ def summary_without_report(last: Mapping[str, Any] | None, *, kind: str, result:
     for share_result, count in shares:
         if not count:
             continue
-        jobs[_RESULT_TO_COUNT[share_result]] += count
+        jobs[Result(share_result).count_key] += count
         for name, stats in unreported_jobs_metrics(share_result, count).items():
             merged = dict(summary["metrics"].get(name) or {})
             merge_stats(merged, stats)
@@ -201,7 +238,12 @@ def summary_without_report(last: Mapping[str, Any] | None, *, kind: str, result:
     return summary
 
 
-def dependency_outcome(summary: Mapping[str, Any], kind: str) -> str | None:
+# How a finished job counts for its dependants: lost is a failure, cancelled is skipped.
+_JOB_OUTCOMES = {Result.PASS: Result.PASS, Result.FAIL: Result.FAIL, Result.LOST: Result.FAIL,
+                 Result.SKIPPED: Result.SKIPPED, Result.CANCELLED: Result.SKIPPED}
+
+
+def dependency_outcome(summary: Mapping[str, Any], kind: str) -> Result | None:
     """How a finished node counts for its dependents: pass, fail or skipped.
 
     None while it has not finished.  A group or array passes only when every
@@ -212,25 +254,24 @@ def dependency_outcome(summary: Mapping[str, Any], kind: str) -> str | None:
     if result not in FINAL_RESULTS:
         return None
     if kind == "job":
-        return {"pass": "pass", "fail": "fail", "lost": "fail", "skipped": "skipped",
-                "cancelled": "skipped"}[result]
-    if result in ("fail", "lost"):
-        return "fail"
+        return _JOB_OUTCOMES[Result(result)]
+    if result in (Result.FAIL, Result.LOST):
+        return Result.FAIL
     jobs = summary.get("jobs", {})
     if jobs.get("failed", 0) or jobs.get("lost", 0):
-        return "fail"
-    if result in ("skipped", "cancelled") or jobs.get("skipped", 0) or jobs.get("cancelled", 0):
-        return "skipped"
-    return "pass"
+        return Result.FAIL
+    if result in (Result.SKIPPED, Result.CANCELLED) or jobs.get("skipped", 0) or jobs.get("cancelled", 0):
+        return Result.SKIPPED
+    return Result.PASS
 
 
-def tier_result(jobs: Mapping[str, int], *, failed: bool) -> str:
+def tier_result(jobs: Mapping[str, int], *, failed: bool) -> Result:
     """A group's or array's own result once it ends: ``fail`` when a job below it failed
     or was lost (or the tier itself failed), ``cancelled`` when jobs below it never ran
     because the run was stopped, otherwise ``pass`` (skipped jobs do not make a tier
     fail: a dependency ruled them out)."""
     if failed or jobs.get("failed", 0) or jobs.get("lost", 0):
-        return "fail"
+        return Result.FAIL
     if jobs.get("cancelled", 0):
-        return "cancelled"
-    return "pass"
+        return Result.CANCELLED
+    return Result.PASS

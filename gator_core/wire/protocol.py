@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar, Literal, TypedDict, Union
 
 from gator_core.exceptions import ProtocolError
 
 __all__ = [
+    "Change",
     "PROTOCOL_VERSION",
     "SUPPORTED_VERSIONS",
     "Hello",
@@ -71,12 +72,32 @@ class Welcome:
     TYPE: ClassVar[str] = "welcome"
 
 
+class Change(TypedDict, total=False):
+    """One entry of ``changes``: a node below the sender started, finished, or said
+    something serious.  ``event`` says which; the other keys are those of that event
+    (docs/protocol.md, "Changes")."""
+
+    event: Literal["start", "finish", "message"]
+    path: str
+    kind: str  # job, group or array (start, finish)
+    time: float  # start
+    log: str  # start, finish: the node's messages.log
+    result: str  # finish: a Result value
+    exit_code: int | None
+    reason: str | None
+    duration: float | None
+    messages: dict[str, int]  # finish: counts by severity key
+    carried: bool  # finish: carried over from an earlier run (reruns)
+    severity: str  # message: a severity key
+    text: str  # message
+
+
 @dataclass(frozen=True)
 class Update:
     """Progress of a child: its rolled-up summary, and what changed below it."""
 
     summary: dict[str, Any]
-    changes: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
     watched: dict[str, str] = field(default_factory=dict)
     TYPE: ClassVar[str] = "update"
 
@@ -93,7 +114,7 @@ class Complete:
     """Last message of a child: its final summary."""
 
     summary: dict[str, Any]
-    changes: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
     watched: dict[str, str] = field(default_factory=dict)
     TYPE: ClassVar[str] = "complete"
 

@@ -13,17 +13,17 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gator_core.exceptions import ChildError, ProtocolError
-from gator_core.wire.protocol import Ack, Complete, Heartbeat, Hello, Refuse, Stop, Update, Welcome
+from gator_core.wire.protocol import Ack, Change, Complete, Heartbeat, Hello, Refuse, Stop, Update, Welcome
 from gator_core.wire.transport import LinkClosed, ParentLink, connect_parent
 
 __all__ = ["UpLink", "Snapshot", "MIN_UPDATE_GAP"]
 
 MIN_UPDATE_GAP = 0.2  # seconds between two updates, so a busy job cannot flood its parent
-Snapshot = Callable[[], "tuple[dict[str, Any], list[dict[str, Any]], dict[str, str]]"]
+Snapshot = Callable[[], "tuple[Mapping[str, Any], list[Change], dict[str, str]]"]  # summary, changes, watched
 
 
 class UpLink:

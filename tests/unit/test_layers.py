@@ -14,7 +14,7 @@ from helpers import ROOT, write
 from layering import check_layers, layer_of, module_name
 
 FOUNDATION = ["gator_core.exceptions", "gator_core.textutil", "gator_core.envvars", "gator_core.config",
-              "gator_core.plugins", "gator_core.hookspecs"]
+              "gator_core.plugins", "gator_core.hookspecs", "gator_core.states"]
 LAYERS = [
     FOUNDATION,
     ["gator_core.spec"],

@@ -9,7 +9,7 @@ from gator_core.job.api import check_metric, parse_record
 from gator_core.job.classify import Classified, Classifier, LogParser
 from gator_core.parsers.uvm import UvmParser
 from gator_core.report.progress import Rate
-from gator_core.store.nodestore import SEVERITIES
+from gator_core.states import Severity
 
 
 @pytest.mark.parametrize("line, expected", [
@@ -34,13 +34,13 @@ class _Everything(LogParser):
 
 def test_rules_win_over_parsers_which_win_over_the_default():
     classifier = Classifier([["^ERR", "error", "both"], ["noise", "debug", "stderr"]], [UvmParser()])
-    assert classifier.classify("ERR here", "stdout") == (SEVERITIES["error"], None, None)
-    assert classifier.classify("noise", "stderr") == (SEVERITIES["debug"], None, None)
-    assert classifier.classify("noise", "stdout") == (SEVERITIES["info"], None, None)  # rule is stderr only
-    assert classifier.classify("UVM_ERROR f.sv(3) @ 1: r [I] m", "stdout") == (SEVERITIES["error"], "f.sv", 3)
-    assert classifier.classify("plain", "stderr") == (SEVERITIES["error"], None, None)
+    assert classifier.classify("ERR here", "stdout") == (Severity.ERROR, None, None)
+    assert classifier.classify("noise", "stderr") == (Severity.DEBUG, None, None)
+    assert classifier.classify("noise", "stdout") == (Severity.INFO, None, None)  # rule is stderr only
+    assert classifier.classify("UVM_ERROR f.sv(3) @ 1: r [I] m", "stdout") == (Severity.ERROR, "f.sv", 3)
+    assert classifier.classify("plain", "stderr") == (Severity.ERROR, None, None)
     everything = Classifier([], [_Everything(), UvmParser()])
-    assert everything.classify("UVM_ERROR f.sv(3) @ 1: r [I] m", "stdout") == (SEVERITIES["warning"], "x.c", 1)
+    assert everything.classify("UVM_ERROR f.sv(3) @ 1: r [I] m", "stdout") == (Severity.WARNING, "x.c", 1)
 
 
 @pytest.mark.parametrize("line, expected", [

@@ -7,13 +7,14 @@ import sqlite3
 import subprocess
 import sys
 
-from gator_core.store.nodestore import SEVERITIES, Store, StoreReader, severity_value
+from gator_core.states import Severity
+from gator_core.store.nodestore import Store, StoreReader, severity_value
 
 
 def test_store_is_in_wal_mode_and_readable_while_open(tmp_path):
     store = Store(tmp_path / "node")
     store.set_attr("id", "a")
-    store.add_message(SEVERITIES["error"], "boom")
+    store.add_message(Severity.ERROR, "boom")
     store.flush()
     mode = sqlite3.connect(tmp_path / "node" / "db.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
