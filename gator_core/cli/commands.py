@@ -341,9 +341,9 @@ def log_command(
                                           help="debug, info, warning, error or critical.")] = "info",
 ) -> None:
     """From inside a job: log a message to the job's wrapper."""
-    from gator_core.cli.main import job_api_command
+    from gator_core.job import jobcli
 
-    raise typer.Exit(job_api_command(["log", "--severity", severity, *message]))
+    raise typer.Exit(jobcli.log_command(message, severity))
 
 
 @app.command("metric")
@@ -352,6 +352,7 @@ def metric_command(
     value: Annotated[str, typer.Argument(help="A number.")],
 ) -> None:
     """From inside a job: record a numeric metric of the job."""
-    from gator_core.cli.main import job_api_command
+    from gator_core.job import jobcli
 
-    raise typer.Exit(job_api_command(["metric", name, value]))
+    # The value stays text here: jobcli reads it, so a bad one gets the same message either way.
+    raise typer.Exit(jobcli.metric_command(name, value))

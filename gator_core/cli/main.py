@@ -1,8 +1,9 @@
 """The ``gator`` command: entry point and the quick path for the job API.
 
 ``gator log`` and ``gator metric`` run inside jobs, often thousands of times;
-they are handled here before anything heavy is imported.  Every other command
-goes to the typer application in :mod:`gator_core.cli.commands`.
+they go to :mod:`gator_core.job.jobcli` before anything heavy is imported.
+Every other command goes to the typer application in
+:mod:`gator_core.cli.commands`.
 
 The seed system's forms work too: ``gator SPEC [options]`` and ``gator
 [options] SPEC`` run as ``gator run SPEC [options]`` (see :func:`seed_form`),
@@ -26,54 +27,7 @@ from typing import Any
 
 from gator_core.exceptions import GatorError, SchedulerError, SpecError, StoreError, UsageError
 
-__all__ = ["main", "job_api_command", "seed_form"]
-
-_API_USAGE = ("usage: gator log [--severity LEVEL] MESSAGE...\n"
-              "       gator metric NAME VALUE")
-
-
-def job_api_command(args: list[str]) -> int:
-    """``log [--severity S] MESSAGE...`` or ``metric NAME VALUE``; returns the exit code."""
-    from gator_core.job import api
-
-    command, rest = args[0], list(args[1:])
-    try:
-        if command == "log":
-            severity = "info"
-            while rest and rest[0].startswith("-") and rest[0] != "-":
-                option = rest.pop(0)
-                if option in ("-h", "--help"):
-                    print(_API_USAGE)
-                    return 0
-                if option in ("--severity", "-s") and rest:
-                    severity = rest.pop(0)
-                elif option.startswith("--severity="):
-                    severity = option.split("=", 1)[1]
-                elif option == "--":
-                    break
-                else:
-                    raise ValueError(f"unknown option {option!r}")
-            if not rest:
-                raise ValueError("a message is needed")
-            api.log(" ".join(rest), severity=severity)
-        else:
-            if rest[:1] in (["-h"], ["--help"]):
-                print(_API_USAGE)
-                return 0
-            if len(rest) != 2:
-                raise ValueError("metric takes a NAME and a VALUE")
-            try:
-                value = float(rest[1])
-            except ValueError:
-                raise ValueError(f"value {rest[1]!r} is not a number") from None
-            api.metric(rest[0], value)
-    except (ValueError, TypeError) as exc:
-        print(f"gator {command}: {exc}\n{_API_USAGE}", file=sys.stderr)
-        return 2
-    except api.NotInJobError as exc:
-        print(f"gator {command}: {exc}", file=sys.stderr)
-        return 2
-    return 0
+__all__ = ["main", "seed_form"]
 
 
 # The seed system's own plumbing: a child was started with its id and its
@@ -179,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run a command and turn errors into exit codes."""
     args = sys.argv[1:] if argv is None else list(argv)
     if args and args[0] in ("log", "metric"):
-        return job_api_command(args)
+        from gator_core.job.jobcli import job_api_main
+
+        return job_api_main(args)
     import typer
     from typer.main import get_command
 
