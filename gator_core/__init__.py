@@ -65,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     "parse_seconds": "sched.batch",
     "Capacity": "sched.resources",
     "ResourcePool": "sched.resources",
+    "Backoff": "backoff",
     "become_subreaper": "job.proctree",
     "signal_tree": "job.proctree",
     "descendants": "job.proctree",
@@ -115,6 +116,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from gator_core.backoff import Backoff
     from gator_core.config import Limits
     from gator_core.envvars import CHILD_KEY, HOST_LAUNCH_DIR, HOST_TRACKING, PARENT_URL, RELEASE_FD, TOKEN
     from gator_core.exceptions import (

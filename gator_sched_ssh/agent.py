@@ -44,6 +44,7 @@ from gator_core import (
     HOST_LAUNCH_DIR,
     HOST_TRACKING,
     PARENT_URL,
+    Backoff,
     Capacity,
     ResourcePool,
     Resources,
@@ -463,16 +464,17 @@ class SshAgent:
         asyncio.ensure_future(self.reconnect(link, reason))
 
     async def reconnect(self, link: HostLink, reason: str) -> None:
-        delay = 2.0
+        # Equal jitter: hosts lost together (a network blip) are not all dialled again
+        # at once, and the bounded attempts still span about as long as planned.
+        delays = Backoff(first=2.0, cap=30.0, jitter="equal").delays()
         for attempt in range(1, self.reconnects + 1):
-            await asyncio.sleep(delay)
+            await asyncio.sleep(next(delays))
             if self.stopping:
                 return
             try:
                 await asyncio.wait_for(asyncio.to_thread(link.connect), link.connect_timeout * 2 + 10)
             except (HostError, asyncio.TimeoutError) as exc:
                 reason = str(exc) or "connecting timed out"
-                delay = min(delay * 2, 30.0)
                 continue
             self.broadcast_error(f"host {link.host.label} is back (attempt {attempt})")
             self.schedule()

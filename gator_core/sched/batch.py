@@ -39,6 +39,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from gator_core.backoff import Backoff
 from gator_core.exceptions import LaunchError, UsageError
 from gator_core.sched.contract import (
     ChildEvent,
@@ -493,7 +494,9 @@ class BatchScheduler(Scheduler):
 
     async def _submit_with_retries(self, submission: Submission) -> None:
         attempts = self.settings["retries"]
-        delay = 1.0
+        # Equal jitter: many tiers meet one busy controller, so their retries are
+        # spread, yet each waits at least half as long as planned.
+        delays = Backoff(first=1.0, cap=60.0, jitter="equal").delays()
         for attempt in range(1, attempts + 1):
             try:
                 ids = await self.submit(submission)
@@ -506,10 +509,10 @@ class BatchScheduler(Scheduler):
                 if not isinstance(exc, LaunchError):
                     exc = LaunchError(str(exc) or type(exc).__name__, transient=False)
                 if exc.transient and attempt < attempts:
+                    delay = next(delays)
                     self.context.log(Severity.WARNING, f"submission failed (attempt {attempt} of {attempts}), "
-                                         f"trying again in {delay:g} s: {exc}")
+                                         f"trying again in {delay:.1f} s: {exc}")
                     await asyncio.sleep(delay)
-                    delay = min(delay * 2, 60.0)
                     continue
                 for request in submission.requests:
                     self._final(request.key, EventKind.FAILED, reason=str(exc))

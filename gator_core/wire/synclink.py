@@ -13,6 +13,7 @@ import socket
 import time
 from collections.abc import Callable
 
+from gator_core.backoff import Backoff
 from gator_core.exceptions import ChildError, ProtocolError
 from gator_core.wire.protocol import Message
 from gator_core.wire.wsclient import (
@@ -64,7 +65,9 @@ class SyncParentLink:
         true (the process was told to stop meanwhile).  Raises :class:`ChildError`."""
         endpoint = parse_url(url)
         deadline = time.monotonic() + timeout
-        delay = 0.05
+        # Full jitter: thousands of wrappers lose a restarted tier at once, and must
+        # not knock again all at once.
+        delays = Backoff(first=0.05, cap=2.0, jitter="full").delays()
         while True:
             remaining = deadline - time.monotonic()
             try:
@@ -73,12 +76,12 @@ class SyncParentLink:
                 raise ChildError(f"parent at {url} refused the connection: {exc}") from None
             except OSError as exc:
                 last = f"{type(exc).__name__}: {exc}"
+            delay = next(delays)
             if time.monotonic() + delay > deadline:
                 raise ChildError(f"cannot reach parent at {url} within {timeout:.0f} s ({last})")
             time.sleep(delay)  # a signal's handler runs meanwhile, and may ask to give up
             if give_up is not None and give_up():
                 raise ChildError(f"gave up reaching parent at {url}: told to stop ({last})")
-            delay = min(delay * 2, 2.0)
 
     @classmethod
     def _attempt(cls, endpoint: object, token: str, timeout: float) -> SyncParentLink:

@@ -14,7 +14,7 @@ from helpers import ROOT, write
 from layering import check_layers, layer_of, module_name
 
 FOUNDATION = ["gator_core.exceptions", "gator_core.textutil", "gator_core.envvars", "gator_core.config",
-              "gator_core.plugins", "gator_core.hookspecs", "gator_core.states"]
+              "gator_core.plugins", "gator_core.hookspecs", "gator_core.states", "gator_core.backoff"]
 LAYERS = [
     FOUNDATION,
     ["gator_core.spec"],
