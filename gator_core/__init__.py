@@ -65,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     "parse_seconds": "sched.batch",
     "Capacity": "sched.resources",
     "ResourcePool": "sched.resources",
+    "take_fitting": "sched.queue",
     "Backoff": "backoff",
     "become_subreaper": "job.proctree",
     "signal_tree": "job.proctree",
@@ -152,6 +153,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         parse_positive_int,
         parse_size,
     )
+    from gator_core.sched.queue import take_fitting
     from gator_core.sched.resources import Capacity, ResourcePool
     from gator_core.spec import (
         Cores,

@@ -53,6 +53,7 @@ from gator_core import (
     run_forked,
     settle_forked,
     signal_tree,
+    take_fitting,
 )
 
 __all__ = ["main", "Agent"]
@@ -221,21 +222,19 @@ class Agent:
         """Start queued requests that fit, in order, looking a little past one that does not.
 
         Only the head of the queue is examined (at most LOOKAHEAD requests that
-        do not fit), so a long queue costs nothing per event.
+        do not fit past the first), so a long queue costs nothing per event.
         """
         if self.stopping:
             return
+        # start() takes the request's room before the next one is examined.
         queue = self.queue
-        index = 0
-        misses = 0
-        while index < len(queue) and misses <= LOOKAHEAD:
-            request = queue[index]
-            if self.pool.fits(request.resources):
-                del queue[index]  # near the front of a deque: cheap
-                self.start(request)
-            else:
-                index += 1
-                misses += 1
+        for request in take_fitting(queue, lambda request: self.pool.fits(request.resources), LOOKAHEAD):
+            self.start(request)
+            if self.queue is not queue:
+                # Telling a client failed and dropped it, which made a new queue without its
+                # requests: go on with that one, or the rest would start twice.
+                self.schedule()
+                return
 
     def start(self, request: Request) -> None:
         # A job's slot is free again as soon as the job ends; its wrapper still has

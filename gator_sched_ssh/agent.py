@@ -49,6 +49,7 @@ from gator_core import (
     ResourcePool,
     Resources,
     answer_hello,
+    take_fitting,
 )
 
 from .hosts import HostsConfig
@@ -208,40 +209,45 @@ class SshAgent:
 
     # -- placing -----------------------------------------------------------------------------------
     def schedule(self) -> None:
+        """Start what can start, in order, looking past at most LOOKAHEAD jobs that do not
+        fit (as the local agent does), so a long queue costs nothing per event."""
         if self.stopping:
             return
-        kept: deque[Request] = deque()
-        blocked = 0
-        while self.queue:
-            request = self.queue.popleft()
-            if request.client.requests.get(request.key) is not request:
-                continue  # terminated while queued
-            if request.kind != "job":
+        placed: dict[Request, HostLink | str] = {}  # a job's host, or why it can never run now
+
+        def leaves(request: Request) -> bool:
+            if request.client.requests.get(request.key) is not request or request.kind != "job":
+                return True  # terminated while queued (dropped), or a tier: it runs here, unlimited
+            where = self.place(request) or self.never(request)
+            if where:
+                placed[request] = where
+            return bool(where)
+
+        remote: list[tuple[Request, HostLink]] = []
+        failed: list[tuple[Request, str]] = []
+        for request in take_fitting(self.queue, leaves, LOOKAHEAD):
+            where = placed.pop(request, None)
+            if isinstance(where, str):
+                failed.append((request, where))
+            elif where is not None:
+                # Booked at once: the next request is placed against what is left.
+                request.link = where
+                request.holds = True
+                self.pools[where.host.name].take(request.resources)
+                self.licenses.take(request.resources)
+                self.live.add(request)
+                self.idle.clear()
+                remote.append((request, where))
+            elif request.client.requests.get(request.key) is request:
                 self.live.add(request)
                 self.idle.clear()
                 asyncio.ensure_future(self.run_local(request))
-                continue
-            if blocked >= LOOKAHEAD:
-                kept.append(request)
-                continue
-            link = self.place(request)
-            if link is None:
-                why = self.never(request)
-                if why:
-                    self.finish(request, {"ev": "failed", "reason": why})
-                else:
-                    kept.append(request)
-                    blocked += 1
-                continue
-            request.link = link
-            request.holds = True
-            self.pools[link.host.name].take(request.resources)
-            self.licenses.take(request.resources)
-            self.live.add(request)
-            self.idle.clear()
+        # Only now that the scan is over: starting may requeue and failing schedules again,
+        # and either would change the queue under it.
+        for request, link in remote:
             self.start_remote(request, link)
-        kept.extend(self.queue)
-        self.queue = kept
+        for request, why in failed:
+            self.finish(request, {"ev": "failed", "reason": why})
 
     def place(self, request: Request) -> HostLink | None:
         if not self.licenses.fits(request.resources):
