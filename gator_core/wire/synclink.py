@@ -20,7 +20,6 @@ from gator_core.wire.wsclient import (
     ChildSession,
     HandshakeReader,
     LinkClosed,
-    close_frame,
     handshake_request,
     parse_url,
 )
@@ -204,7 +203,8 @@ class SyncParentLink:
     def close(self) -> None:
         if not self._closed:
             try:
-                self.sock.send(close_frame())  # best effort: never wait on a closing parent
+                # Best effort, never waiting on a closing parent; 1002 or 1007 when it broke RFC 6455.
+                self.sock.send(self.session.closing_frame())
             except OSError:
                 pass
             self._closed = True

@@ -27,7 +27,6 @@ from gator_core.wire.wsclient import (
     ChildSession,
     HandshakeReader,
     LinkClosed,
-    close_frame,
     handshake_request,
     parse_url,
 )
@@ -186,7 +185,7 @@ class ParentLink:
     async def close(self) -> None:
         if not self._closed:
             try:
-                await self._write(close_frame())
+                await self._write(self.session.closing_frame())  # 1002 or 1007 after a broken frame
             except LinkClosed:
                 pass
             self._closed = True
