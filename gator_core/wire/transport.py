@@ -20,6 +20,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from gator_core.backoff import Backoff
 from gator_core.exceptions import ChildError, ProtocolError
 from gator_core.wire.protocol import ChildSide, Message, ParentSide, Refuse, encode
 from gator_core.wire.synclink import SEND_TIMEOUT
@@ -225,7 +226,9 @@ async def connect_parent(url: str, token: str, *, timeout: float) -> ParentLink:
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    delay = 0.05
+    # Full jitter, as for wrappers: the child tiers of a restarted tier must not all
+    # knock again at once.
+    delays = Backoff(first=0.05, cap=2.0, jitter="full").delays()
     last = "no attempt"
     while True:
         remaining = deadline - loop.time()
@@ -235,7 +238,7 @@ async def connect_parent(url: str, token: str, *, timeout: float) -> ParentLink:
             raise ChildError(f"parent at {url} refused the connection: {exc}") from None
         except (OSError, asyncio.TimeoutError) as exc:
             last = f"{type(exc).__name__}: {exc}"
+        delay = next(delays)
         if loop.time() + delay > deadline:
             raise ChildError(f"cannot reach parent at {url} within {timeout:.0f} s ({last})")
         await asyncio.sleep(delay)
-        delay = min(delay * 2, 2.0)
