@@ -29,6 +29,12 @@ fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null
 "$VENV/bin/python" -m pip install --quiet -e '.[test]'
 
+# The documentation (docs/*.md and the API reference from the docstrings), warnings as
+# errors: a broken link or a docstring that is not valid reST fails the run here.  -E
+# reads every page and docstring afresh, so that nothing is skipped as unchanged.
+echo "run-all: building the documentation (docs/_build/html)" >&2
+"$VENV/bin/python" -m sphinx -E -W --keep-going -q -b html docs docs/_build/html
+
 # The real clusters (Slurm with accounting, Grid Engine with DRMAA, sshd hosts):
 # brought up by the project's own script, which needs root.  Without root the
 # cluster tests skip and say why; under CI (CI=true) they must run.
