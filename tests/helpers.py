@@ -132,3 +132,43 @@ def need_cluster(name: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI must run the cluster tests, but it {why[0].lower()}{why[1:]}")
     pytest.skip(why)
+
+
+def on_terminal(args: list[str], cwd: Path) -> tuple[int, str]:
+    """Run ``gator ARGS`` with a pseudo-terminal as its stdout; return (exit code, text without escapes)."""
+    import pty
+    import re
+    import select
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "gator_core.cli", *args], cwd=cwd, stdin=follower,
+                            stdout=follower, stderr=follower, env={**os.environ, "COLUMNS": "120", "TERM": "xterm"})
+    os.close(follower)
+    output = b""
+    deadline = time.monotonic() + units(60)
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal's last writer has gone
+                break
+            if not chunk:
+                break
+            output += chunk
+        elif proc.poll() is not None:
+            break
+    code = proc.wait(timeout=units(30))
+    os.close(leader)
+    return code, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output.decode("utf-8", "replace"))
+
+
+def jobs_of(tree: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every job node of a ``gator show --json`` tree."""
+    found, stack = [], [tree]
+    while stack:
+        item = stack.pop()
+        stack.extend(item["children"])
+        if item["kind"] == "job":
+            found.append(item)
+    return found

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from batchruns import command, finish, job_prefix, show, shown_node
-from helpers import need_cluster, node, wait_for
+from helpers import jobs_of, need_cluster, node, wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -124,16 +124,6 @@ def interrupt(proc: Any, sig: int) -> tuple[int, str, float]:
     proc.send_signal(sig)
     code, out, err = finish(proc, timeout=120)
     return code, out + err, time.monotonic() - sent
-
-
-def jobs_of(tree: dict[str, Any]) -> list[dict[str, Any]]:
-    found, stack = [], [tree]
-    while stack:
-        item = stack.pop()
-        stack.extend(item["children"])
-        if item["kind"] == "job":
-            found.append(item)
-    return found
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

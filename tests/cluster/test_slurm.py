@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -129,30 +130,41 @@ def test_a_refused_sbatch_is_quoted(runs: Any) -> None:
     assert "LOST  root.one" in proc.stdout or "FAIL  root.one" in proc.stdout
 
 
+INNER_TIER = """
+!JobGroup
+  id: inner
+  jobs:
+  - !JobArray
+    id: many
+    repeats: 30
+    jobs:
+    - !Job {id: step, command: sleep, args: ['300'], resources: [!Cores 4]}
+"""
+
+
+def start_inner_tier(runs: Any, path: str) -> tuple[Any, Path, dict[str, Any], str]:
+    """A run whose tier at ``path`` (top.inner or top.outer.inner) has an array of 30 that
+    cannot all run at once, beside a job `fine`; started until the array is queued.
+    Returns the run, its tracking directory, the inner tier's node and the run's job prefix."""
+    parent = path.rsplit(".", 1)[0]
+    depth = parent.count(".") + 1  # how deep the inner group sits
+    inner = "\n".join("  " * depth + line if line else line for line in INNER_TIER.strip().splitlines()[1:])
+    spec = "!JobGroup\n  id: top\n  jobs:\n"
+    if parent != "top":
+        spec += "  - !JobGroup\n    id: outer\n    jobs:\n"
+    spec += f"{'  ' * depth}- !Job {{id: fine, command: 'true'}}\n{'  ' * depth}- !JobGroup\n{inner}\n"
+    proc, tracking = runs.start(spec, "--sched-arg", "poll=1")
+    node_now = wait_for(lambda: (n := shown_node(tracking, path)) and n.get("native_id") and n, 60,
+                        "the inner tier to run")
+    prefix = job_prefix(tracking)
+    wait_for(lambda: len([j for j in run_jobs(prefix) if f".{path}.many." in j]) >= 30, 60,
+             "the inner tier's array to be queued")
+    return proc, tracking, node_now, prefix
+
+
 def test_a_tier_killed_mid_run_leaves_nothing_of_its_subtree_in_squeue(runs: Any) -> None:
     """A tier SIGKILLed cannot cancel its children; its parent (not the root) sweeps them."""
-    proc, tracking = runs.start("""
-!JobGroup
-  id: top
-  jobs:
-  - !JobGroup
-    id: outer
-    jobs:
-    - !Job {id: fine, command: 'true'}
-    - !JobGroup
-      id: inner
-      jobs:
-      - !JobArray
-        id: many
-        repeats: 30
-        jobs:
-        - !Job {id: step, command: sleep, args: ['300'], resources: [!Cores 4]}
-""", "--sched-arg", "poll=1")
-    inner = wait_for(lambda: (n := shown_node(tracking, "top.outer.inner")) and n.get("native_id") and n, 60,
-                     "the inner tier to run")
-    prefix = job_prefix(tracking)
-    wait_for(lambda: len([j for j in run_jobs(prefix) if ".top.outer.inner.many." in j]) >= 30, 60,
-             "the inner tier's array to be queued")
+    proc, tracking, inner, prefix = start_inner_tier(runs, "top.outer.inner")
     # --batch: SIGKILL to the tier itself at once (a whole-job signal starts with SIGTERM).
     slurm("scancel", "--signal=KILL", "--batch", inner["native_id"])
     code, out, err = finish(proc, timeout=180)
@@ -166,25 +178,7 @@ def test_a_tier_killed_mid_run_leaves_nothing_of_its_subtree_in_squeue(runs: Any
 def test_a_tier_cancelled_from_outside_fails_and_its_queued_jobs_are_cancelled(runs: Any) -> None:
     """scancel of a tier's job (SIGTERM first): the tier stops its subtree in time, but the
     user did not ask for it, so the tier and the run fail; what was queued never ran."""
-    proc, tracking = runs.start("""
-!JobGroup
-  id: top
-  jobs:
-  - !Job {id: fine, command: 'true'}
-  - !JobGroup
-    id: inner
-    jobs:
-    - !JobArray
-      id: many
-      repeats: 30
-      jobs:
-      - !Job {id: step, command: sleep, args: ['300'], resources: [!Cores 4]}
-""", "--sched-arg", "poll=1")
-    inner = wait_for(lambda: (n := shown_node(tracking, "top.inner")) and n.get("native_id") and n, 60,
-                     "the inner tier to run")
-    prefix = job_prefix(tracking)
-    wait_for(lambda: len([j for j in run_jobs(prefix) if ".top.inner.many." in j]) >= 30, 60,
-             "the inner tier's array to be queued")
+    proc, tracking, inner, prefix = start_inner_tier(runs, "top.inner")
     slurm("scancel", inner["native_id"])
     code, out, err = finish(proc, timeout=180)
     assert code == 1, out + err

@@ -20,7 +20,7 @@ from typing import Any
 import psutil
 import pytest
 from batchruns import finish, run_attr, show, shown_node
-from helpers import gator, need_cluster, node, units, wait_for, write
+from helpers import gator, jobs_of, need_cluster, node, units, wait_for, write
 from killed_run import kill_and_check, killed_run
 
 pytestmark = pytest.mark.cluster
@@ -46,16 +46,6 @@ def remote_processes(marker: str) -> list[str]:
         except psutil.Error:
             continue
     return found
-
-
-def jobs_of(tree: dict[str, Any]) -> list[dict[str, Any]]:
-    out, stack = [], [tree]
-    while stack:
-        item = stack.pop()
-        stack.extend(item["children"])
-        if item["kind"] == "job":
-            out.append(item)
-    return out
 
 
 def test_a_tree_runs_across_hosts_and_its_data_comes_back(runs: Any) -> None:

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
 import re
-import select
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import gator, logs, node, units, write
+from helpers import gator, logs, node, on_terminal, units, write
 
 ONE = "!JobGroup\n  id: top\n  jobs:\n  - !Job {id: hi, command: echo, args: [hello]}\n"
 # Two jobs that would overlap if they could: the second waits for a slot with concurrency=1.
@@ -42,31 +38,6 @@ def run_settings(tracking: Path) -> dict[str, Any]:
 
 def shown(tracking: Path) -> dict[str, Any]:
     return json.loads(gator("show", tracking, "--json", check=0).stdout)
-
-
-def on_terminal(args: list[str], cwd: Path) -> tuple[int, str]:
-    """Run ``gator ARGS`` with a pseudo-terminal as its stdout; return (exit code, text without escapes)."""
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "gator_core.cli", *args], cwd=cwd, stdin=follower,
-                            stdout=follower, stderr=follower, env={**os.environ, "COLUMNS": "120", "TERM": "xterm"})
-    os.close(follower)
-    output = b""
-    deadline = time.monotonic() + units(60)
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([leader], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the terminal's last writer has gone
-                break
-            if not chunk:
-                break
-            output += chunk
-        elif proc.poll() is not None:
-            break
-    code = proc.wait(timeout=units(30))
-    os.close(leader)
-    return code, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output.decode("utf-8", "replace"))
 
 
 def job_lines(stdout: str) -> list[str]:
