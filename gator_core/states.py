@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["Severity", "SEVERITY_KEYS", "Result", "ChildState"]
+__all__ = ["Severity", "SEVERITY_KEYS", "SEVERITY_VALUES", "SEVERITY_NAMES", "Result", "ChildState"]
 
 
 class Severity(enum.IntEnum):
@@ -47,6 +47,10 @@ class Severity(enum.IntEnum):
 
 
 SEVERITY_KEYS: tuple[str, ...] = tuple(member.key for member in Severity)
+# Plain views for the paths that run once per line of output (a job may print millions):
+# enum members cost there, and SQLite adapts an int subclass more slowly than an int.
+SEVERITY_VALUES: dict[str, int] = {member.key: int(member) for member in Severity}  # "warning" -> 30
+SEVERITY_NAMES: dict[int, str] = {int(member): member.key for member in Severity}  # 30 -> "warning"
 
 
 class Result(enum.StrEnum):

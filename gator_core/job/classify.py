@@ -14,11 +14,11 @@ import re
 from collections.abc import Callable, Sequence
 from typing import ClassVar, NamedTuple
 
-from gator_core.states import Severity
+from gator_core.states import SEVERITY_VALUES, Severity
 
 __all__ = ["LogParser", "Classified", "Classifier", "DEFAULT_SEVERITY"]
 
-DEFAULT_SEVERITY = {"stdout": Severity.INFO, "stderr": Severity.ERROR}
+DEFAULT_SEVERITY = {"stdout": SEVERITY_VALUES["info"], "stderr": SEVERITY_VALUES["error"]}
 
 
 class Classified(NamedTuple):
@@ -58,7 +58,7 @@ class Classifier:
 
     def __init__(self, rules: Sequence[Sequence[str]], parsers: Sequence[LogParser],
                  on_problem: Callable[[str], None] = lambda text: None) -> None:
-        self.rules = [(re.compile(pattern), Severity.parse(severity), stream.lower())
+        self.rules = [(re.compile(pattern), int(Severity.parse(severity)), stream.lower())
                       for pattern, severity, stream in rules]
         self.parsers = list(parsers)
         self.on_problem = on_problem
@@ -72,7 +72,8 @@ class Classifier:
                 found = parser.classify(text, stream)
                 if found is None:
                     continue
-                severity = Severity.parse(str(found.severity))
+                name = str(found.severity)
+                severity = SEVERITY_VALUES.get(name) or int(Severity.parse(name))  # parse: any case, or why not
                 line = int(found.line) if found.line is not None else None
             except Exception as exc:  # a plugin's bug: report it, keep the output
                 self.parsers.remove(parser)

@@ -47,7 +47,7 @@ from gator_core.job.proctree import (
     spawn_job,
 )
 from gator_core.spec.model import Job
-from gator_core.states import Severity
+from gator_core.states import SEVERITY_NAMES, SEVERITY_VALUES
 from gator_core.store.nodestore import LOG_NAME, Store
 from gator_core.store.summary import job_counts, job_metrics, new_summary
 from gator_core.wire.protocol import Ack, Complete, Heartbeat, Hello, Refuse, Stop, Update, Welcome
@@ -63,9 +63,7 @@ FIRST_SAMPLES = (0.02, 0.08, 0.2, 0.5)
 FLUSH_INTERVAL = 0.5  # seconds between commits of the store (the promise is 1 s)
 DRAIN_TIMEOUT = 1.0  # how long to read output left in the pipes after the job exits
 MIN_UPDATE_GAP = 0.2  # seconds between two updates to the parent
-_INFO, _WARNING, _ERROR, _CRITICAL = Severity.INFO, Severity.WARNING, Severity.ERROR, Severity.CRITICAL
-# Counting a message must be cheap (a job may print millions of lines): a plain dict.
-SEVERITY_NAMES: dict[int, str] = {int(severity): severity.key for severity in Severity}
+_INFO, _WARNING, _ERROR, _CRITICAL = (SEVERITY_VALUES[name] for name in ("info", "warning", "error", "critical"))
 
 
 class Wrapper:
@@ -395,7 +393,7 @@ class Wrapper:
             os.close(fd)
 
     def _api_message(self, severity_name: str, text: str) -> None:
-        severity = int(Severity.parse(severity_name))
+        severity = SEVERITY_VALUES[severity_name]  # the API server checked the name
         self.store.add_message(severity, text)
         self.counts[severity_name] += 1
         self._log_lines(time.time(), severity, [text])

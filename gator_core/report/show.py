@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from gator_core.states import Severity
+from gator_core.states import SEVERITY_NAMES, Severity
 from gator_core.store.nodestore import StoreReader
 from gator_core.store.readback import NodeResult
 from gator_core.textutil import human_bytes, human_seconds
@@ -118,7 +118,7 @@ def print_messages(directory: Path, minimum: int, as_json: bool, out: TextIO) ->
     """Every message of one node at or above ``minimum`` severity, in order."""
     with StoreReader(directory) as store:
         for _id, ts, severity, text, source, line in store.messages(minimum):
-            name = Severity.of(severity).key
+            name = SEVERITY_NAMES.get(severity) or Severity.of(severity).key
             if as_json:
                 out.write(json.dumps({"ts": ts, "severity": name, "text": text,
                                       "source": source, "line": line}) + "\n")
