@@ -140,9 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     from typer.main import get_command
 
     from gator_core.cli.commands import app
+    from gator_core.cli.extensions import add_extension_commands
 
     try:
         group = get_command(app)
+        add_extension_commands(group, args)  # `gator hub` and other packages' commands
         # Without standalone mode click returns the code of typer.Exit instead of exiting.
         code = group(args=seed_form(args, group), prog_name="gator", standalone_mode=False)
         return code if isinstance(code, int) else 0
