@@ -55,6 +55,12 @@ stop_recorded slurmctld 15
 stop_recorded slurmdbd 10
 stop_recorded mariadbd 20
 stop_recorded munged 5
+# PostgreSQL: SIGINT is its fast shutdown (SIGTERM would wait for every client to leave).
+if recorded_alive postgres; then
+    read -r pg_pid _ <"$PIDS/postgres.pid"
+    kill -INT "$pg_pid" 2>/dev/null || true
+fi
+stop_recorded postgres 20
 
 # Anything else recorded (nothing, unless up.sh grows).
 for f in "$PIDS"/*.pid; do

@@ -74,6 +74,9 @@ pid_comm() {
     cat "/proc/$1/comm" 2>/dev/null || true
 }
 
+# pg_bin: the directory of the newest installed PostgreSQL's programs.
+pg_bin() { find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1; }
+
 # record_pid NAME PID: remember that up.sh started PID (with its comm).
 record_pid() {
     local name=$1 pid=$2 comm

@@ -28,6 +28,7 @@ PACKAGES=(
     munge slurmctld slurmd slurm-client slurmdbd mariadb-server
     gridengine-master gridengine-exec gridengine-client gridengine-drmaa1.0
     openssh-server openssh-sftp-server openssh-client
+    postgresql
     python3-venv iproute2 procps util-linux
 )
 
@@ -261,6 +262,56 @@ start_mariadb() {
     wait_for 5 "mariadbd pid file" read_pidfile /run/mysqld/mysqld.pid \
         || fail "mariadbd wrote no pid file" "$LOGS/mariadb.log"
     record_pid mariadbd "$(read_pidfile /run/mysqld/mysqld.pid)"
+}
+
+# ---------------------------------------------------------------- PostgreSQL (for the hub)
+# A cluster of its own under $STATE, on 127.0.0.1:$PG_PORT: Debian's default
+# cluster (if any) is left alone.  The role `gator` owns the database `gator`;
+# its password is made here and never appears on a command line.
+
+PG_PORT=55432
+PG_DATA=$STATE/postgres
+PG_SOCKETS=$STATE/pg-sockets
+PG_PASSWORD_FILE=$STATE/postgres-password
+
+pg_ready() { timeout 3 "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
+
+start_postgres() {
+    local bin
+    bin=$(pg_bin)
+    [ -n "$bin" ] || fail "no PostgreSQL programs under /usr/lib/postgresql" "$LOGS/apt.log"
+    install -d -o postgres -g postgres -m 0700 "$PG_DATA"
+    install -d -o postgres -g postgres -m 0755 "$PG_SOCKETS"
+    touch "$LOGS/postgres.log"
+    chown postgres "$LOGS/postgres.log"
+    if [ ! -f "$PG_DATA/PG_VERSION" ]; then
+        log "initialising a PostgreSQL cluster in $PG_DATA"
+        # UTF-8: in an SQL_ASCII database, psycopg hands text back as bytes.
+        runuser -u postgres -- "$bin/initdb" -D "$PG_DATA" -U postgres --encoding=UTF8 --locale=C.UTF-8 \
+            --auth-local=peer --auth-host=scram-sha-256 >>"$LOGS/postgres.log" 2>&1 \
+            || fail "initdb failed" "$LOGS/postgres.log"
+    fi
+    if ! pg_ready; then
+        log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+        runuser -u postgres -- "$bin/pg_ctl" -D "$PG_DATA" -l "$LOGS/postgres.log" -w -t 60 \
+            -o "-p $PG_PORT -k $PG_SOCKETS -c listen_addresses=127.0.0.1" start >/dev/null 2>&1 \
+            || fail "PostgreSQL did not start" "$LOGS/postgres.log"
+    fi
+    wait_for 30 "PostgreSQL to answer" pg_ready || fail "PostgreSQL does not answer" "$LOGS/postgres.log"
+    record_pid postgres "$(read_pidfile "$PG_DATA/postmaster.pid")" || true
+    if [ ! -s "$PG_PASSWORD_FILE" ]; then
+        (umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$PG_PASSWORD_FILE")
+    fi
+    # SQL on standard input: the password stays off every command line.
+    runuser -u postgres -- "$bin/psql" -h "$PG_SOCKETS" -p "$PG_PORT" -d postgres -q -v ON_ERROR_STOP=1 \
+        -f - >>"$LOGS/postgres.log" 2>&1 <<SQL || fail "creating the role and database gator failed" "$LOGS/postgres.log"
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gator') THEN CREATE ROLE gator LOGIN; END IF;
+END \$\$;
+ALTER ROLE gator PASSWORD '$(cat "$PG_PASSWORD_FILE")';
+SELECT 'CREATE DATABASE gator OWNER gator' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'gator')\gexec
+SQL
+    log "PostgreSQL is up (127.0.0.1:$PG_PORT, database gator)"
 }
 
 # ---------------------------------------------------------------- Slurm
@@ -875,6 +926,7 @@ exports() {
         "GATOR_TEST_SSH_HOSTS=$STATE/hosts.yaml"
         "GATOR_TEST_SSH_LOCAL=$STATE/hosts-local.yaml"
         "GATOR_TEST_CLUSTER_STATE=$STATE"
+        "GATOR_TEST_PG_URL=postgresql+psycopg://gator:$(cat "$PG_PASSWORD_FILE")@127.0.0.1:$PG_PORT/gator"
     )
     local v
     for v in "${vars[@]}"; do
@@ -903,6 +955,7 @@ main() {
     start_slurm
     start_sge
     start_ssh_hosts
+    start_postgres
     wait_slurm
     wait_sge
     check_ssh_hosts
@@ -914,7 +967,8 @@ main() {
         || fail "$TEST_VENV/bin/python cannot import gator_core as $TEST_USER" "$LOGS/venv.log"
     log "Gator is installed in $TEST_VENV"
 
-    exports >"$STATE/env.sh"
+    (umask 077 && exports >"$STATE/env.sh")  # it holds the test database's password
+    chmod 600 "$STATE/env.sh"
     log "all up in $(_elapsed)s; the exports are also in $STATE/env.sh"
 }
 
