@@ -43,6 +43,7 @@ _EXPORTS: dict[str, str] = {
     "run_async": "runtime.runner",
     "Limits": "config",
     "NodeResult": "store.readback",
+    "StoreReader": "store.nodestore",
     "load_results": "store.readback",
     # schedulers
     "Scheduler": "sched.contract",
@@ -171,5 +172,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         validate,
     )
     from gator_core.states import ChildState, Result, Severity
+    from gator_core.store.nodestore import StoreReader
     from gator_core.store.readback import NodeResult, load_results
     from gator_core.textutil import human_bytes

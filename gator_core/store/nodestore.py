@@ -265,7 +265,9 @@ _INSERT_LINE = "INSERT INTO messages(ts, severity, text) VALUES (?, ?, ?)"
 
 
 class StoreReader:
-    """Read side of a store; safe to use while the writer is running."""
+    """Read side of one node's store (``db.sqlite`` in its tracking directory): its
+    attributes, metrics and messages.  Safe to use while the writer is running; a
+    context manager."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
