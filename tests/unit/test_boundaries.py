@@ -1,5 +1,5 @@
-"""The package boundaries of the design: gator_core never imports a scheduler package,
-and scheduler packages (ours and the example) use only gator_core's public API."""
+"""The package boundaries of the design: gator_core never imports a scheduler package
+or the hub, and they (ours and the example scheduler) use only gator_core's public API."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import gator_core
 ROOT = Path(__file__).resolve().parents[2]
 SCHEDULER_PACKAGES = ["gator_sched_local", "gator_sched_slurm", "gator_sched_ssh",
                       "examples/sched_plugin/gator_sched_example"]
+# Packages that sit on gator_core: the schedulers and the hub.
+CLIENT_PACKAGES = [*SCHEDULER_PACKAGES, "gator_hub"]
 
 
 def imports(path: Path) -> list[tuple[str, list[str]]]:
@@ -23,15 +25,15 @@ def imports(path: Path) -> list[tuple[str, list[str]]]:
     return out
 
 
-def test_gator_core_never_imports_a_scheduler_package():
+def test_gator_core_never_imports_a_scheduler_package_or_the_hub():
     for path in (ROOT / "gator_core").rglob("*.py"):
         for module, _ in imports(path):
-            assert not module.startswith("gator_sched"), f"{path} imports {module}"
+            assert not module.startswith(("gator_sched", "gator_hub")), f"{path} imports {module}"
 
 
-def test_scheduler_packages_use_only_the_public_api():
+def test_scheduler_packages_and_the_hub_use_only_the_public_api():
     public = set(gator_core.__all__)
-    for package in SCHEDULER_PACKAGES:
+    for package in CLIENT_PACKAGES:
         for path in (ROOT / package).rglob("*.py"):
             for module, names in imports(path):
                 if module.startswith("gator_core"):

@@ -1,0 +1,5 @@
+"""``python -m gator_hub ...``: the same as ``gator hub ...``."""
+
+from gator_hub.cli import main
+
+main()

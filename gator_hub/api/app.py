@@ -1,0 +1,173 @@
+"""The hub's Starlette application: ingest (write token) and read endpoints.
+
+The store is synchronous SQLAlchemy; its calls run in Starlette's thread pool
+so that one slow query does not stall the event loop.  Every error the hub
+raises on purpose becomes a JSON ``{"error": ...}`` with its status; anything
+else becomes a JSON 500 and the hub keeps serving.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gator_hub.api import payloads
+from gator_hub.errors import BadRequest, HubError, TooLarge, Unauthorized
+from gator_hub.store.hubstore import HubStore
+
+__all__ = ["MAX_BODY", "DEFAULT_LIMIT", "MAX_LIMIT", "create_app"]
+
+MAX_BODY = 16 * 1024 * 1024
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+log = logging.getLogger("gator_hub")
+
+
+def _bearer_ok(request: Request, token: str) -> bool:
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    # compare_digest on bytes: constant time, and no TypeError on non-ASCII input
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it passes ``limit`` (declared or not)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise TooLarge(f"the body is over the limit of {limit} bytes")
+        except ValueError:
+            raise BadRequest("Content-Length is not a number") from None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"the body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int | None = None) -> int:
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer") from None
+    if value < low or (high is not None and value > high):
+        raise BadRequest(f"{name} must be between {low} and {high}" if high else f"{name} must be >= {low}")
+    return value
+
+
+def create_app(db_url: str, token: str, read_token: str | None = None, *, max_body: int = MAX_BODY,
+               store: HubStore | None = None) -> Starlette:
+    """The hub for the database at ``db_url`` (migrated at start).  Ingest needs ``token``;
+    reads need ``read_token`` when one is given, else are open."""
+    if not token:
+        raise ValueError("the hub needs an ingest token")
+    hub = store or HubStore(db_url)
+
+    def guard(check: Callable[[Request], bool]) -> Callable[[Request], None]:
+        def require(request: Request) -> None:
+            if not check(request):
+                raise Unauthorized("a valid 'Authorization: Bearer <token>' header is needed")
+        return require
+
+    writer = guard(lambda request: _bearer_ok(request, token))
+    # The ingest token can read as well: whoever may write a run may see it.
+    reader = guard(lambda request: read_token is None or _bearer_ok(request, read_token)
+                   or _bearer_ok(request, token))
+
+    async def json_body(request: Request) -> Any:
+        return payloads.parse_json(await _body(request, max_body))
+
+    async def register(request: Request) -> Response:
+        writer(request)
+        run_id = payloads.check_run_id(request.path_params["run_id"])
+        data = payloads.run_payload(await json_body(request))
+        await run_in_threadpool(hub.register_run, run_id, data)
+        return JSONResponse({"id": run_id})
+
+    async def add_nodes(request: Request) -> Response:
+        writer(request)
+        run_id = payloads.check_run_id(request.path_params["run_id"])
+        batch = payloads.nodes_payload(await json_body(request))
+        count = await run_in_threadpool(hub.upsert_nodes, run_id, batch)
+        return JSONResponse({"id": run_id, "nodes": count})
+
+    async def finish(request: Request) -> Response:
+        writer(request)
+        run_id = payloads.check_run_id(request.path_params["run_id"])
+        data = payloads.finish_payload(await json_body(request))
+        await run_in_threadpool(hub.finish_run, run_id, data)
+        return JSONResponse({"id": run_id})
+
+    async def list_runs(request: Request) -> Response:
+        reader(request)
+        params = request.query_params
+        limit = _int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+        offset = _int_param(request, "offset", 0, 0)
+        found = await run_in_threadpool(lambda: hub.list_runs(
+            limit=limit, offset=offset, before=params.get("before"), spec=params.get("spec"),
+            user=params.get("user"), result=params.get("result")))
+        page: dict[str, Any] = {"runs": found, "limit": limit}
+        if len(found) == limit:
+            page["next"] = found[-1]["id"]  # pass as ?before= for the next page
+        return JSONResponse(page)
+
+    async def show_run(request: Request) -> Response:
+        reader(request)
+        run_id = payloads.check_run_id(request.path_params["run_id"])
+        tree = await run_in_threadpool(hub.get_tree, run_id)
+        if request.query_params.get("with") == "run":
+            record = await run_in_threadpool(hub.get_run, run_id)
+            return JSONResponse({"run": record, "tree": tree})
+        if tree is None:
+            return JSONResponse({"error": f"run {run_id!r} has no nodes yet"}, status_code=404)
+        return JSONResponse(tree)
+
+    async def health(_request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    async def on_hub_error(_request: Request, exc: Exception) -> Response:
+        status = exc.status if isinstance(exc, HubError) else 500
+        return JSONResponse({"error": str(exc)}, status_code=status)
+
+    async def on_http_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    async def on_anything(_request: Request, exc: Exception) -> Response:
+        log.error("hub: unexpected error: %r", exc, exc_info=exc)
+        return JSONResponse({"error": "internal error (see the hub's log)"}, status_code=500)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        if store is None:
+            hub.close()
+
+    routes = [
+        Route("/api/health", health),
+        Route("/api/ingest/runs/{run_id}", register, methods=["PUT"]),
+        Route("/api/ingest/runs/{run_id}/nodes", add_nodes, methods=["POST"]),
+        Route("/api/ingest/runs/{run_id}/finish", finish, methods=["POST"]),
+        Route("/api/runs", list_runs),
+        Route("/api/runs/{run_id}", show_run),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
+        HubError: on_hub_error, HTTPException: on_http_error, Exception: on_anything})
+    app.state.store = hub
+    return app

@@ -1,0 +1,73 @@
+"""A small client of the hub's ingest API (urllib: nothing to install), and
+``push``: send a tracking directory to a hub.
+
+Every request has a timeout; every failure is a :class:`PushError` that says
+what went wrong in words (hub unreachable, token refused, the hub's message).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from gator_hub.errors import PushError
+from gator_hub.tracking import read_tracking
+
+__all__ = ["BATCH", "TIMEOUT", "HubClient", "push"]
+
+BATCH = 1000  # nodes a request
+TIMEOUT = 30.0  # seconds for any one request
+
+
+class HubClient:
+    def __init__(self, url: str, token: str, timeout: float = TIMEOUT) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise PushError(f"the hub's URL must start with http:// or https://, not {url!r}")
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.url}{path}", data=data, method=method, headers={
+            "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+                return json.loads(answer.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            try:
+                message = json.loads(exc.read()).get("error") or exc.reason
+            except (ValueError, AttributeError, OSError):
+                message = exc.reason
+            if exc.code == 401:
+                raise PushError(f"the hub at {self.url} refused the token (401): {message}") from None
+            raise PushError(f"the hub at {self.url} answered {exc.code}: {message}") from None
+        except urllib.error.URLError as exc:
+            raise PushError(f"the hub at {self.url} is unreachable: {exc.reason}") from None
+        except TimeoutError:
+            raise PushError(f"the hub at {self.url} did not answer within {self.timeout:g} s") from None
+        except (OSError, ValueError) as exc:
+            raise PushError(f"talking to the hub at {self.url} failed: {exc}") from None
+
+
+def push(tracking: str | Path, client: HubClient, batch: int = BATCH,
+         say: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Send the run in ``tracking``: register, nodes in batches, finish (when it has ended).
+    Safe to repeat: every step is an upsert."""
+    upload = read_tracking(tracking)
+    base = f"/api/ingest/runs/{quote(upload.run_id, safe='')}"
+    client.call("PUT", base, upload.run)
+    for start in range(0, len(upload.nodes), batch):
+        client.call("POST", f"{base}/nodes", upload.nodes[start:start + batch])
+    if upload.end is not None:
+        client.call("POST", f"{base}/finish", upload.end)
+    summary = {"run_id": upload.run_id, "nodes": len(upload.nodes), "finished": upload.end is not None}
+    if say is not None:
+        state = "" if upload.end is not None else " (still running: not marked finished)"
+        say(f"pushed run {upload.run_id}: {len(upload.nodes)} nodes to {client.url}{state}")
+    return summary

@@ -1,0 +1,43 @@
+"""Running the hub under uvicorn on a socket we bind ourselves, so that the URL
+printed is the one served (``--port 0`` picks a free port)."""
+
+from __future__ import annotations
+
+import socket
+import sys
+
+import uvicorn
+
+from gator_hub.api import create_app
+from gator_hub.errors import HubUsageError
+
+__all__ = ["serve"]
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise HubUsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(db_url: str, token: str, read_token: str | None, host: str, port: int) -> None:
+    """Serve until interrupted (SIGINT or SIGTERM end it cleanly)."""
+    app = create_app(db_url, token, read_token)  # migrates first: a bad database fails before we listen
+    sock = _bind(host, port)
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"gator hub: serving on http://{shown}:{bound}/", flush=True)
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        print(f"gator hub: listening on {host}, not only this machine: use https in front of it",
+              file=sys.stderr, flush=True)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_keep_alive=5,
+                            timeout_graceful_shutdown=5)
+    uvicorn.Server(config).run(sockets=[sock])

@@ -1,0 +1,190 @@
+"""The hub's operations on its database: register, ingest and finish runs, list them,
+read one back as a tree in the shape of ``gator show --json``, and prune old ones.
+
+Every write is an upsert keyed by the run id (and a node's path), so sending the
+same data twice leaves one run; each call is one transaction, so a refused or
+failed request changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Engine, and_, create_engine, delete, event, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from gator_hub.errors import BadRequest, NotFound
+from gator_hub.store.migrate import upgrade
+from gator_hub.store.schema import nodes, runs
+
+__all__ = ["HubStore", "RUN_FIELDS", "NODE_COLUMNS", "make_engine"]
+
+# What the run list shows of each run.
+RUN_FIELDS = ("id", "spec_name", "spec_file", "user", "host", "state", "result", "started", "stopped", "jobs")
+# Node keys of ``gator show --json`` and the column each is kept in.
+NODE_COLUMNS = {"id": "node_id", "path": "path", "kind": "kind", "result": "result", "exit_code": "exit_code",
+                "reason": "reason", "messages": "messages", "jobs": "jobs", "metrics": "metrics",
+                "started": "started", "stopped": "stopped", "duration": "duration",
+                "peak_memory": "peak_memory", "tracking": "tracking", "log": "log",
+                "native_id": "native_id", "host": "host", "seed": "seed"}
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL and a busy timeout, so readers and the
+    one writer do not stop each other."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(connection: Any, _record: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class HubStore:
+    """The hub's database, migrated to the newest schema when opened."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.engine = make_engine(url)
+        if migrate:
+            upgrade(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writing -------------------------------------------------------------------
+
+    def _insert(self, table: Any) -> Any:
+        """An INSERT that can say ON CONFLICT DO UPDATE (both dialects spell it the same)."""
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(table)
+
+    def register_run(self, run_id: str, data: dict[str, Any]) -> None:
+        """Create the run, or update what ``data`` says about it (keys not given keep their value)."""
+        now = time.time()
+        values = {key: value for key, value in data.items() if key != "spec"}
+        if "spec" in data:
+            values["spec_text"] = data["spec"]
+            values["spec_hash"] = hashlib.sha256(data["spec"].encode()).hexdigest() if data["spec"] else None
+        values["updated"] = now
+        first = {"id": run_id, "state": "running", "listed_at": data.get("started") or now, **values}
+        changes = dict(values)
+        if data.get("started"):
+            changes["listed_at"] = data["started"]
+        statement = self._insert(runs).values(**first)
+        statement = statement.on_conflict_do_update(index_elements=[runs.c.id], set_=changes)
+        with self.engine.begin() as connection:
+            connection.execute(statement)
+
+    def _need_run(self, connection: Any, run_id: str, hint: str = "") -> None:
+        if connection.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+            raise NotFound(f"no run {run_id!r}{hint}")
+
+    def upsert_nodes(self, run_id: str, batch: Iterable[dict[str, Any]]) -> int:
+        """Insert or replace nodes by (run, path); returns how many."""
+        rows = []
+        for item in batch:
+            row = {column: item.get(key) for key, column in NODE_COLUMNS.items()}
+            row.update(run_id=run_id, parent=item.get("parent"), position=item.get("position") or 0,
+                       first_errors=item.get("first_errors"))
+            rows.append(row)
+        if not rows:
+            return 0
+        statement = self._insert(nodes)
+        changes = {name: statement.excluded[name] for name in rows[0] if name not in ("run_id", "path")}
+        statement = statement.on_conflict_do_update(index_elements=[nodes.c.run_id, nodes.c.path], set_=changes)
+        with self.engine.begin() as connection:
+            self._need_run(connection, run_id, f": register it first (PUT /api/ingest/runs/{run_id})")
+            connection.execute(statement, rows)
+            connection.execute(update(runs).where(runs.c.id == run_id).values(updated=time.time()))
+        return len(rows)
+
+    def finish_run(self, run_id: str, data: dict[str, Any]) -> None:
+        """Record the end: result, counts, stopped time and state (finished unless said otherwise)."""
+        values = {key: data[key] for key in ("result", "jobs", "stopped") if key in data}
+        values["state"] = data.get("state") or ("interrupted" if data.get("result") == "cancelled" else "finished")
+        values["updated"] = time.time()
+        if values.get("stopped") is None:
+            values["stopped"] = values["updated"]
+        with self.engine.begin() as connection:
+            self._need_run(connection, run_id, f": register it first (PUT /api/ingest/runs/{run_id})")
+            connection.execute(update(runs).where(runs.c.id == run_id).values(**values))
+
+    def prune(self, older_than_seconds: float, now: float | None = None) -> int:
+        """Delete runs (and their nodes) that ended before ``now - older_than_seconds``;
+        runs that have not ended are kept whatever their age.  Returns how many runs went."""
+        cutoff = (time.time() if now is None else now) - older_than_seconds
+        old = select(runs.c.id).where(runs.c.stopped.is_not(None), runs.c.stopped < cutoff)
+        with self.engine.begin() as connection:
+            ids = [row.id for row in connection.execute(old)]
+            for start in range(0, len(ids), 500):  # bounded IN lists
+                chunk = ids[start:start + 500]
+                connection.execute(delete(nodes).where(nodes.c.run_id.in_(chunk)))
+                connection.execute(delete(runs).where(runs.c.id.in_(chunk)))
+        return len(ids)
+
+    # -- reading -------------------------------------------------------------------
+
+    def list_runs(self, *, limit: int = 50, before: str | None = None, offset: int = 0,
+                  spec: str | None = None, user: str | None = None, result: str | None = None
+                  ) -> list[dict[str, Any]]:
+        """Runs newest first.  ``before`` is a run id: the page starts after it (a cursor
+        that does not shift when new runs arrive)."""
+        query = select(*(runs.c[name] for name in RUN_FIELDS), runs.c.listed_at)
+        if spec is not None:
+            query = query.where(runs.c.spec_name == spec)
+        if user is not None:
+            query = query.where(runs.c.user == user)
+        if result is not None:
+            query = query.where(runs.c.result == result)
+        with self.engine.connect() as connection:
+            if before is not None:
+                mark = connection.execute(select(runs.c.listed_at).where(runs.c.id == before)).first()
+                if mark is None:
+                    raise BadRequest(f"before: no run {before!r}")
+                query = query.where(or_(runs.c.listed_at < mark.listed_at,
+                                        and_(runs.c.listed_at == mark.listed_at, runs.c.id < before)))
+            query = query.order_by(runs.c.listed_at.desc(), runs.c.id.desc()).limit(limit).offset(offset)
+            return [{name: row._mapping[name] for name in RUN_FIELDS} for row in connection.execute(query)]
+
+    def count_runs(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(select(func.count()).select_from(runs)).scalar_one())
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        """The run's own record (everything but the tree)."""
+        with self.engine.connect() as connection:
+            row = connection.execute(select(runs).where(runs.c.id == run_id)).first()
+        if row is None:
+            raise NotFound(f"no run {run_id!r}")
+        record = dict(row._mapping)
+        record.pop("listed_at")
+        return record
+
+    def get_tree(self, run_id: str) -> dict[str, Any] | None:
+        """The run's nodes as one tree, each node in the shape of ``gator show --json``;
+        None when no node has arrived yet."""
+        with self.engine.connect() as connection:
+            self._need_run(connection, run_id)
+            rows = connection.execute(select(nodes).where(nodes.c.run_id == run_id)).all()
+        children: dict[str | None, list[Any]] = {}
+        for row in rows:
+            children.setdefault(row.parent, []).append(row)
+        for siblings in children.values():
+            siblings.sort(key=lambda row: (row.position, row.path))
+
+        def build(row: Any) -> dict[str, Any]:
+            item = {key: row._mapping[column] for key, column in NODE_COLUMNS.items()}
+            item["children"] = [build(child) for child in children.get(row.path, [])]
+            return item
+
+        tops = children.get(None, [])
+        return build(tops[0]) if tops else None
