@@ -21,7 +21,6 @@ __all__ = ["FIRST_ERRORS", "RunUpload", "read_tracking"]
 
 DB_NAME = "db.sqlite"
 FIRST_ERRORS = 5  # error and critical messages kept per failed node
-_FINAL = {Result.PASS, Result.FAIL, Result.SKIPPED, Result.LOST, Result.CANCELLED}
 
 
 @dataclass
@@ -114,7 +113,7 @@ def read_tracking(tracking: str | Path) -> RunUpload:
         "started": top.started,
     }
     end = None
-    if top.result in _FINAL:
+    if Result(top.result).final:
         interrupted = top.gone or top.result == Result.CANCELLED
         end = {"result": str(top.result), "jobs": dict(top.jobs), "stopped": top.stopped,
                "state": "interrupted" if interrupted else "finished"}

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Optional
 import typer
 from typer.core import TyperCommand
 
+from gator_core.states import Result
+
 __all__ = ["app", "FlagHelpCommand"]
 
 app = typer.Typer(
@@ -212,7 +214,7 @@ def rerun(
              verbose=verbose or all_msg, junit=junit, tracking=tracking, rerun=plan, **options)
 
 
-RESULT_NAMES = ("pass", "fail", "lost", "skipped", "cancelled", "running", "pending")
+RESULT_NAMES = tuple(result.value for result in Result)
 
 
 def _say_run_state(tracking: Path) -> None:

@@ -12,6 +12,7 @@ import sys
 import time
 from typing import Any, TextIO
 
+from gator_core.states import Result
 from gator_core.store.readback import NodeResult
 from gator_core.textutil import human_bytes, human_seconds, plural
 
@@ -69,7 +70,7 @@ class Console:
             isatty = getattr(self.stream, "isatty", lambda: False)()
             color = bool(isatty and not os.environ.get("NO_COLOR"))
         self.color = color
-        self.counts = {"pass": 0, "fail": 0, "lost": 0, "skipped": 0, "cancelled": 0}
+        self.counts = {result.value: 0 for result in Result if result.final}
         self.running: dict[str, tuple[float, str]] = {}  # path -> (started, log)
         self.failures: list[dict[str, Any]] = []
         self.latest: dict[str, Any] = {}

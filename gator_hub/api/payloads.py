@@ -13,6 +13,7 @@ import math
 import re
 from typing import Any
 
+from gator_core import Result
 from gator_hub.errors import BadRequest
 from gator_hub.store.schema import RUN_STATES
 
@@ -25,7 +26,7 @@ MAX_PATH_DEPTH = 200  # dots in a node's path
 _INT_LIMIT = 2**63
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 KINDS = ("job", "group", "array")
-RESULTS = ("pass", "fail", "skipped", "lost", "cancelled", "running", "pending")
+RESULTS = tuple(result.value for result in Result)  # gator_core's vocabulary, not a copy of it
 
 
 def _walk(value: Any) -> None:
