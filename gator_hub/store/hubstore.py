@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from gator_hub.errors import BadRequest, NotFound
 from gator_hub.store.migrate import upgrade
-from gator_hub.store.schema import nodes, runs
+from gator_hub.store.schema import details, messages, nodes, runs
 
 __all__ = ["HubStore", "RUN_FIELDS", "NODE_COLUMNS", "make_engine"]
 
@@ -127,7 +127,8 @@ class HubStore:
             ids = [row.id for row in connection.execute(old)]
             for start in range(0, len(ids), 500):  # bounded IN lists
                 chunk = ids[start:start + 500]
-                connection.execute(delete(nodes).where(nodes.c.run_id.in_(chunk)))
+                for table in (messages, details, nodes):
+                    connection.execute(delete(table).where(table.c.run_id.in_(chunk)))
                 connection.execute(delete(runs).where(runs.c.id.in_(chunk)))
         return len(ids)
 

@@ -7,9 +7,9 @@ as in Gator's stores); counts, metrics and command lines are JSON.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text
 
-__all__ = ["metadata", "runs", "nodes", "RUN_STATES"]
+__all__ = ["metadata", "runs", "nodes", "messages", "details", "RUN_STATES"]
 
 RUN_STATES = ("running", "finished", "interrupted")
 
@@ -35,6 +35,9 @@ runs = Table(
     Column("result", String(16)),
     Column("jobs", JSON),
     Column("updated", Float, nullable=False),
+    # Whether the hub could open the run's tracking directory when it was registered
+    # (the root store there held the same run id): then messages are read from there.
+    Column("readable", Boolean),
 )
 Index("ix_runs_listed", runs.c.listed_at, runs.c.id)
 Index("ix_runs_spec", runs.c.spec_name, runs.c.listed_at)
@@ -69,3 +72,27 @@ nodes = Table(
 )
 Index("ix_nodes_parent", nodes.c.run_id, nodes.c.parent)
 Index("ix_nodes_result", nodes.c.run_id, nodes.c.result)
+
+# A job's messages, for runs whose tracking directory the hub cannot read: uploaded by the
+# run (or `gator hub push`).  seq is the message's id in the job's own store.
+messages = Table(
+    "messages", metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("path", Text, primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("time", Float, nullable=False),
+    Column("severity", Integer, nullable=False),  # gator_core.Severity's numbers
+    Column("text", Text, nullable=False),
+)
+Index("ix_messages_severity", messages.c.run_id, messages.c.path, messages.c.severity)
+
+# What a job page shows beyond the node, uploaded with the messages: the job store's
+# attributes (argv, cwd, host, pid, command, args) and its CPU/memory samples
+# ([[time, cpu, rss, procs], ...]).
+details = Table(
+    "details", metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("path", Text, primary_key=True),
+    Column("attrs", JSON),
+    Column("samples", JSON),
+)

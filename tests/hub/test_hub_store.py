@@ -7,7 +7,10 @@ from typing import Any
 from sqlalchemy import inspect, text
 
 from gator_hub.store import HubStore
-from gator_hub.store.migrate import VERSION_TABLE
+from gator_hub.store.hubstore import make_engine
+from gator_hub.store.migrate import VERSION_TABLE, upgrade
+
+HEAD = "0002"  # the newest migration in gator_hub/migrations/versions
 
 
 def node(path: str, result: str = "pass", kind: str = "job", **extra: Any) -> dict[str, Any]:
@@ -19,23 +22,39 @@ def test_migrations_create_the_schema_and_a_second_start_is_a_no_op(db_url: str)
     first = HubStore(db_url)
     try:
         tables = set(inspect(first.engine).get_table_names())
-        assert {"runs", "nodes", VERSION_TABLE} <= tables
+        assert {"runs", "nodes", "messages", "details", VERSION_TABLE} <= tables
         indexes = {index["name"] for index in inspect(first.engine).get_indexes("runs")}
         assert {"ix_runs_listed", "ix_runs_spec", "ix_runs_user", "ix_runs_result"} <= indexes
         first.register_run("r1", {"spec_name": "top", "started": 10.0})
         with first.engine.connect() as connection:
             version = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one()
-        assert version == "0001"
+        assert version == HEAD
     finally:
         first.close()
     second = HubStore(db_url)  # opening again migrates nothing and keeps the data
     try:
         with second.engine.connect() as connection:
             versions = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
-        assert [row[0] for row in versions] == ["0001"]
+        assert [row[0] for row in versions] == [HEAD]
         assert [run["id"] for run in second.list_runs()] == ["r1"]
     finally:
         second.close()
+
+
+def test_a_database_of_the_first_schema_is_upgraded_and_keeps_its_runs(db_url: str) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine, "0001")  # a hub of the first release
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO runs (id, listed_at, state, updated) "
+                                "VALUES ('old', 1.0, 'finished', 1.0)"))
+    engine.dispose()
+    store = HubStore(db_url)
+    try:
+        assert [run["id"] for run in store.list_runs()] == ["old"]
+        assert store.get_run("old")["readable"] is None  # the column the second schema added
+        assert "messages" in inspect(store.engine).get_table_names()
+    finally:
+        store.close()
 
 
 def test_the_same_data_twice_gives_one_run_and_one_set_of_nodes(store: HubStore) -> None:
