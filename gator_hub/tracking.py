@@ -17,7 +17,7 @@ from typing import Any
 from gator_core import GatorError, NodeResult, Result, Severity, StoreReader, load_results
 from gator_hub.errors import BadTracking, PushError
 
-__all__ = ["FIRST_ERRORS", "RunUpload", "read_tracking"]
+__all__ = ["FIRST_ERRORS", "RunUpload", "read_tracking", "holds_run"]
 
 DB_NAME = "db.sqlite"
 FIRST_ERRORS = 5  # error and critical messages kept per failed node
@@ -120,3 +120,19 @@ def read_tracking(tracking: str | Path) -> RunUpload:
     return RunUpload(run_id=run_id, run=run, nodes=_nodes(top), end=end)
 
 
+
+
+def holds_run(tracking: str | None, run_id: str) -> bool:
+    """Whether this machine can read the run ``run_id`` in ``tracking``: its top store
+    opens and holds that run id (a path that exists here but is another run's, or
+    another machine's, does not count)."""
+    if not tracking:
+        return False
+    directory = Path(tracking)
+    try:
+        if not (directory / DB_NAME).is_file():
+            return False
+        with StoreReader(directory) as store:
+            return store.attrs().get("run_id") == run_id
+    except (GatorError, ValueError, OSError):
+        return False

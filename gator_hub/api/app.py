@@ -21,9 +21,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gator_hub import web
 from gator_hub.api import payloads
 from gator_hub.errors import BadRequest, HubError, TooLarge, Unauthorized
+from gator_hub.live import Live
 from gator_hub.store.hubstore import HubStore
+from gator_hub.tracking import holds_run
 
 __all__ = ["MAX_BODY", "DEFAULT_LIMIT", "MAX_LIMIT", "create_app"]
 
@@ -78,6 +81,7 @@ def create_app(db_url: str, token: str, read_token: str | None = None, *, max_bo
     if not token:
         raise ValueError("the hub needs an ingest token")
     hub = store or HubStore(db_url)
+    live = Live()
 
     def guard(check: Callable[[Request], bool]) -> Callable[[Request], None]:
         def require(request: Request) -> None:
@@ -98,20 +102,35 @@ def create_app(db_url: str, token: str, read_token: str | None = None, *, max_bo
         run_id = payloads.check_run_id(request.path_params["run_id"])
         data = payloads.run_payload(await json_body(request))
         await run_in_threadpool(hub.register_run, run_id, data)
-        return JSONResponse({"id": run_id})
+        readable = None
+        if "tracking" in data:  # can the hub read messages there itself, or must the run send them?
+            readable = await run_in_threadpool(holds_run, data["tracking"], run_id)
+            await run_in_threadpool(hub.set_readable, run_id, readable)
+        await live.publish(run_id)
+        return JSONResponse({"id": run_id, "readable": readable})
 
     async def add_nodes(request: Request) -> Response:
         writer(request)
         run_id = payloads.check_run_id(request.path_params["run_id"])
         batch = payloads.nodes_payload(await json_body(request))
         count = await run_in_threadpool(hub.upsert_nodes, run_id, batch)
+        await live.publish(run_id)
         return JSONResponse({"id": run_id, "nodes": count})
+
+    async def add_job_data(request: Request) -> Response:
+        writer(request)
+        run_id = payloads.check_run_id(request.path_params["run_id"])
+        jobs = payloads.job_data_payload(await json_body(request))
+        count = await run_in_threadpool(hub.add_job_data, run_id, jobs)
+        await live.publish(run_id)
+        return JSONResponse({"id": run_id, "messages": count})
 
     async def finish(request: Request) -> Response:
         writer(request)
         run_id = payloads.check_run_id(request.path_params["run_id"])
         data = payloads.finish_payload(await json_body(request))
         await run_in_threadpool(hub.finish_run, run_id, data)
+        await live.publish(run_id)
         return JSONResponse({"id": run_id})
 
     async def list_runs(request: Request) -> Response:
@@ -164,10 +183,13 @@ def create_app(db_url: str, token: str, read_token: str | None = None, *, max_bo
         Route("/api/ingest/runs/{run_id}", register, methods=["PUT"]),
         Route("/api/ingest/runs/{run_id}/nodes", add_nodes, methods=["POST"]),
         Route("/api/ingest/runs/{run_id}/finish", finish, methods=["POST"]),
+        Route("/api/ingest/runs/{run_id}/jobs", add_job_data, methods=["POST"]),
         Route("/api/runs", list_runs),
         Route("/api/runs/{run_id}", show_run),
+        *web.routes(hub, live, reader),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
         HubError: on_hub_error, HTTPException: on_http_error, Exception: on_anything})
     app.state.store = hub
+    app.state.live = live
     return app

@@ -18,7 +18,7 @@ from gator_hub.errors import BadRequest
 from gator_hub.store.schema import RUN_STATES
 
 __all__ = ["MAX_DEPTH", "MAX_BATCH", "parse_json", "check_run_id", "run_payload", "nodes_payload",
-           "finish_payload"]
+           "finish_payload", "job_data_payload"]
 
 MAX_DEPTH = 32  # of any JSON value the hub keeps (metrics are small, flat maps)
 MAX_BATCH = 10_000  # nodes in one request
@@ -172,3 +172,45 @@ def finish_payload(value: Any) -> dict[str, Any]:
     _field(data, "state", (str,), "a run's end", nullable=False, choices=RUN_STATES)
     _counts(data, "jobs", "a run's end")
     return data
+
+
+MAX_MESSAGES = 100_000  # message rows in one request
+
+
+def _message_row(row: Any, what: str) -> None:
+    if not isinstance(row, list) or len(row) != 4:
+        raise BadRequest(f"{what}: a message is [seq, time, severity, text]")
+    seq, ts, severity, text = row
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < _INT_LIMIT:
+        raise BadRequest(f"{what}: a message's seq must be a non-negative integer")
+    if isinstance(ts, bool) or not isinstance(ts, _NUMBER):
+        raise BadRequest(f"{what}: a message's time must be a number")
+    if isinstance(severity, bool) or not isinstance(severity, int) or not 0 <= severity <= 1000:
+        raise BadRequest(f"{what}: a message's severity must be an integer from 0 to 1000")
+    if not isinstance(text, str):
+        raise BadRequest(f"{what}: a message's text must be a string")
+
+
+def job_data_payload(value: Any) -> list[dict[str, Any]]:
+    """Messages and details of jobs: ``{"jobs": [{"path", "messages"?, "attrs"?, "samples"?}]}``."""
+    data = _object(value, "job data")
+    jobs = data.get("jobs")
+    if not isinstance(jobs, list):
+        raise BadRequest("job data: 'jobs' must be a list")
+    total = 0
+    for index, job in enumerate(jobs):
+        what = f"job {index}"
+        _object(job, what)
+        unknown = set(job) - {"path", "messages", "attrs", "samples"}
+        if unknown:
+            raise BadRequest(f"{what}: unknown keys {', '.join(sorted(unknown))}")
+        _field(job, "path", (str,), what, required=True, nullable=False)
+        _field(job, "messages", (list,), what)
+        _field(job, "attrs", (dict,), what)
+        _field(job, "samples", (list,), what)
+        for row in job.get("messages") or ():
+            _message_row(row, what)
+        total += len(job.get("messages") or ())
+        if total > MAX_MESSAGES:
+            raise BadRequest(f"at most {MAX_MESSAGES} messages a request")
+    return jobs

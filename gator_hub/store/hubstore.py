@@ -107,6 +107,32 @@ class HubStore:
             connection.execute(update(runs).where(runs.c.id == run_id).values(updated=time.time()))
         return len(rows)
 
+    def add_job_data(self, run_id: str, jobs: list[dict[str, Any]]) -> int:
+        """Keep jobs' messages (``[seq, time, severity, text]`` rows, seq being the id in the
+        job's store, so sending a row twice keeps one) and details (``attrs``, ``samples``).
+        Returns how many messages came."""
+        rows = [{"run_id": run_id, "path": job["path"], "seq": seq, "time": ts, "severity": severity,
+                 "text": text} for job in jobs for seq, ts, severity, text in job.get("messages") or ()]
+        extra = [{"run_id": run_id, "path": job["path"], "attrs": job.get("attrs"), "samples": job.get("samples")}
+                 for job in jobs if "attrs" in job or "samples" in job]
+        with self.engine.begin() as connection:
+            self._need_run(connection, run_id, f": register it first (PUT /api/ingest/runs/{run_id})")
+            if rows:
+                insert = self._insert(messages).on_conflict_do_nothing(
+                    index_elements=[messages.c.run_id, messages.c.path, messages.c.seq])
+                connection.execute(insert, rows)
+            if extra:
+                insert = self._insert(details)
+                insert = insert.on_conflict_do_update(
+                    index_elements=[details.c.run_id, details.c.path],
+                    set_={"attrs": insert.excluded.attrs, "samples": insert.excluded.samples})
+                connection.execute(insert, extra)
+        return len(rows)
+
+    def set_readable(self, run_id: str, readable: bool) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(update(runs).where(runs.c.id == run_id).values(readable=readable))
+
     def finish_run(self, run_id: str, data: dict[str, Any]) -> None:
         """Record the end: result, counts, stopped time and state (finished unless said otherwise)."""
         values = {key: data[key] for key in ("result", "jobs", "stopped") if key in data}
