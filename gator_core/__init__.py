@@ -45,6 +45,9 @@ _EXPORTS: dict[str, str] = {
     "NodeResult": "store.readback",
     "StoreReader": "store.nodestore",
     "load_results": "store.readback",
+    "error_signature": "report.buckets",
+    "bucket_failures": "report.buckets",
+    "FailureBucket": "report.buckets",
     # schedulers
     "Scheduler": "sched.contract",
     "SchedulerContext": "sched.contract",
@@ -135,6 +138,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from gator_core.hookspecs import hookimpl, hookspec
     from gator_core.job.classify import Classified, LogParser
     from gator_core.job.proctree import become_subreaper, descendants, reap_zombies, signal_tree
+    from gator_core.report.buckets import FailureBucket, bucket_failures, error_signature
     from gator_core.runtime.childmain import main as child_main
     from gator_core.runtime.childmain import preload as preload_child
     from gator_core.runtime.childmain import run_forked, settle_forked
