@@ -233,15 +233,20 @@ def show(
     tracking: Annotated[Path, typer.Argument(
         help="Tracking directory of a run (finished or running), or a directory of runs "
              "for its newest.")] = Path("tracking"),
-    as_json: Annotated[bool, typer.Option("--json", help="Print the tree as JSON (a stable format).")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the tree (or the jobs, or the buckets) as JSON (a stable format).")] = False,
     failed: Annotated[bool, typer.Option("--failed", help="Only the jobs that failed or were lost.")] = False,
     result: Annotated[Optional[list[str]], typer.Option(
         "--result", metavar="RESULT", help="Only the jobs with this result; repeat for more.")] = None,
+    buckets: Annotated[bool, typer.Option(
+        "--buckets", help="The failed and lost jobs grouped by the signature of their first error.")] = False,
     junit: Junit = None,
 ) -> None:
     """Print the tree of a run: each node's result, exit code, messages, duration, memory and metrics.
 
     With --failed or --result, print the matching jobs as a list instead.
+
+    With --buckets, print the failed jobs grouped by their first error (numbers, paths and such masked).
     """
     from gator_core.report.show import print_jobs, print_tree
     from gator_core.store.readback import find_run, iter_jobs, load_results
@@ -252,6 +257,8 @@ def show(
     unknown = wanted - set(RESULT_NAMES)
     if unknown:
         _fail(f"unknown result {sorted(unknown)[0]!r}; use one of {', '.join(RESULT_NAMES)}")
+    if buckets and wanted:
+        _fail("--buckets groups the failed and lost jobs: it does not take --result")
     if failed:
         wanted |= {"fail", "lost"}
     if junit is not None:
@@ -260,8 +267,20 @@ def show(
         counts = write_junit(tracking, junit)
         typer.echo(f"JUnit report: {junit} ({counts['tests']} tests, {counts['failures']} failures, "
                    f"{counts['errors']} errors)", err=True)
-        if not as_json and not wanted:
+        if not as_json and not wanted and not buckets:
             return
+    if buckets:
+        from gator_core.report.buckets import job_buckets
+        from gator_core.report.show import print_buckets
+
+        found = job_buckets(iter_jobs(tracking))
+        if as_json:
+            typer.echo(json.dumps({"buckets": [bucket.to_json() for bucket in found],
+                                   "failed": sum(bucket.count for bucket in found)}, indent=2))
+        else:
+            _say_run_state(tracking)
+            print_buckets(found, sys.stdout)
+        return
     if wanted:
         jobs = [job for job in iter_jobs(tracking) if job.result in wanted]
         if as_json:

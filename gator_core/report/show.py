@@ -7,12 +7,13 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from gator_core.report.buckets import FailureBucket
 from gator_core.states import SEVERITY_NAMES, Severity
 from gator_core.store.nodestore import StoreReader
 from gator_core.store.readback import NodeResult
 from gator_core.textutil import human_bytes, human_seconds
 
-__all__ = ["where", "print_tree", "print_jobs", "print_messages", "format_metrics"]
+__all__ = ["where", "print_tree", "print_jobs", "print_messages", "print_buckets", "format_metrics", "printable"]
 
 # Shown in their own columns (or summed as MESSAGES and JOBS); the rest are listed.
 _COLUMN_METRICS = ("wall_time", "cpu_time", "peak_memory")
@@ -112,6 +113,41 @@ def print_jobs(jobs: list[NodeResult], out: TextIO) -> None:
         if place:
             out.write(f"        ran: {place}\n")
         out.write(f"        log: {job.log}\n")
+
+
+def printable(text: str, limit: int | None = None) -> str:
+    """``text`` safe for a terminal, on one line: control characters (escape codes,
+    newlines, tabs) written as ``\\x1b``, ``\\n``, ``\\t``; cut to ``limit`` characters."""
+    if not text.isprintable():
+        text = "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+    if limit is not None and len(text) > limit:
+        text = text[:limit - 1] + "…"
+    return text
+
+
+EXAMPLE_TEXT = 300  # characters of an example's message shown by print_buckets
+
+
+def print_buckets(buckets: list[FailureBucket], out: TextIO, examples: int = 3) -> None:
+    """The failure buckets of a run, largest first: each one's count and signature, then
+    up to ``examples`` of its jobs with their raw message; then the total."""
+    failed = sum(bucket.count for bucket in buckets)
+    if not failed:
+        out.write("no failed jobs\n")
+        return
+    width = max(5, len(str(buckets[0].count)))
+    out.write(f"{'COUNT':>{width}}  SIGNATURE\n")
+    for bucket in buckets:
+        out.write(f"{bucket.count:>{width}}  {printable(bucket.signature)}\n")
+        shown = bucket.examples[:examples]
+        path_width = min(70, max((len(path) for path, _ in shown), default=0))
+        for path, text in shown:
+            out.write(f"{'':>{width}}    {path:<{path_width}}  {printable(text, EXAMPLE_TEXT)}\n")
+        if bucket.count > len(shown):
+            more = bucket.count - len(shown)
+            out.write(f"{'':>{width}}    ... and {more} more job{'s' if more != 1 else ''}\n")
+    plural = "s" if failed != 1 else ""
+    out.write(f"{failed} failed job{plural} in {len(buckets)} bucket{'s' if len(buckets) != 1 else ''}\n")
 
 
 def print_messages(directory: Path, minimum: int, as_json: bool, out: TextIO) -> None:

@@ -199,3 +199,37 @@ def test_run_buckets_takes_the_failed_and_lost_jobs_of_the_tree(tmp_path: Path):
     assert job_buckets(iter(jobs), examples=1)[0].examples == [("top.g.a", "ERROR: mismatch at 0x1f")]
     alone = _job(tmp_path, "solo", Result.FAIL, None, reason="exit code 1")  # a run of one job
     assert [b.to_json()["signature"] for b in run_buckets(alone)] == ["exit code <N>"]
+
+
+# -- the text of gator show --buckets -----------------------------------------------------------
+
+def test_print_buckets_shows_counts_signatures_three_examples_and_the_total():
+    import io
+
+    from gator_core.report.show import print_buckets
+
+    items = [(f"top.t_{i}", f"ERROR: bad value 0x{i:x}") for i in range(5)] + [("top.z", "\x1b[1mCRASH\x1b[0m\tat 7")]
+    out = io.StringIO()
+    print_buckets(bucket_failures(items), out)
+    assert out.getvalue().splitlines() == [
+        "COUNT  SIGNATURE",
+        "    5  ERROR: bad value <HEX>",
+        "         top.t_0  ERROR: bad value 0x0",
+        "         top.t_1  ERROR: bad value 0x1",
+        "         top.t_2  ERROR: bad value 0x2",
+        "         ... and 2 more jobs",
+        "    1  CRASH at <N>",
+        "         top.z  \\x1b[1mCRASH\\x1b[0m\\tat 7",
+        "6 failed jobs in 2 buckets",
+    ]
+    empty = io.StringIO()
+    print_buckets([], empty)
+    assert empty.getvalue() == "no failed jobs\n"
+
+
+def test_printable_escapes_control_characters_and_cuts():
+    from gator_core.report.show import printable
+
+    assert printable("plain [b]text[/b] é") == "plain [b]text[/b] é"
+    assert printable("a\nb\x1b[0m\x07") == "a\\nb\\x1b[0m\\x07"
+    assert printable("x" * 10, 5) == "xxxx…"
