@@ -320,10 +320,13 @@ class StoreReader:
             counts[Severity.of(severity).key] += count
         return counts
 
-    def messages(self, min_severity: int = 0, limit: int | None = None) -> Iterator[tuple[Any, ...]]:
+    def messages(self, min_severity: int = 0, limit: int | None = None, *, after: int = 0
+                 ) -> Iterator[tuple[Any, ...]]:
+        """Rows ``(id, ts, severity, text, source, line)`` in order, of at least
+        ``min_severity``, with ids above ``after`` (to follow a store that grows)."""
         sql = ("SELECT id, ts, severity, text, source, line FROM messages "
-               "WHERE severity >= ? ORDER BY id")
-        args: tuple[Any, ...] = (min_severity,)
+               "WHERE severity >= ? AND id > ? ORDER BY id")
+        args: tuple[Any, ...] = (min_severity, after)
         if limit is not None:
             sql += " LIMIT ?"
             args += (limit,)
