@@ -456,9 +456,10 @@ class Tier:
             child.state = ChildState.RUNNING
             child.started_at = child.started_at or time.monotonic()
             self.active[child.key] = child
-            if child.kind == "job" or self.sink is not None:
-                self._change({"event": "start", "path": self._child_path(child), "kind": child.kind,
-                              "time": time.time(), "log": str(self.tracking / child.key / LOG_NAME)})
+            # Every child's start goes up, tiers' too: whoever follows the run from the
+            # root (a hub) sees the whole tree form, not jobs under unknown parents.
+            self._change({"event": "start", "path": self._child_path(child), "kind": child.kind,
+                          "time": time.time(), "log": str(self.tracking / child.key / LOG_NAME)})
         self._touch(child)
         try:
             await link.send(self._welcome(child))
