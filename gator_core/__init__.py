@@ -48,6 +48,8 @@ _EXPORTS: dict[str, str] = {
     "error_signature": "report.buckets",
     "bucket_failures": "report.buckets",
     "FailureBucket": "report.buckets",
+    "RunObserver": "runtime.observers",
+    "RunInfo": "runtime.observers",
     # schedulers
     "Scheduler": "sched.contract",
     "SchedulerContext": "sched.contract",
@@ -142,6 +144,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from gator_core.runtime.childmain import main as child_main
     from gator_core.runtime.childmain import preload as preload_child
     from gator_core.runtime.childmain import run_forked, settle_forked
+    from gator_core.runtime.observers import RunInfo, RunObserver
     from gator_core.runtime.runner import run, run_async
     from gator_core.sched.agent import AgentScheduler, answer_hello
     from gator_core.sched.batch import BatchScheduler, NativeStatus, Submission, parse_seconds

@@ -27,10 +27,14 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
     from gator_core.job.classify import LogParser
+    from gator_core.runtime.observers import RunObserver
     from gator_core.sched.contract import Scheduler
 
-__all__ = ["hookspec", "hookimpl", "PROJECT", "gator_schedulers", "gator_log_parsers"]
+__all__ = ["hookspec", "hookimpl", "PROJECT", "gator_schedulers", "gator_log_parsers", "gator_hub_reporter"]
 
 PROJECT = "gator"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -64,4 +68,20 @@ def gator_log_parsers() -> list[type[LogParser]]:
     both.
 
     :return: a list of :class:`gator_core.LogParser` subclasses (may be empty).
+    """
+
+
+# -- following a run ---------------------------------------------------------------------------
+
+@hookspec(firstresult=True)
+def gator_hub_reporter(url: str, token_file: Path | None, say: Callable[[str], None]) -> RunObserver | None:
+    """Return an observer that reports the run to the hub at ``url`` (``gator run --hub``).
+
+    The first plugin that returns one wins; ``gator_hub`` provides it.  The token
+    comes from ``token_file`` when given, else from the plugin's environment
+    variable, never from the command line.  ``say`` prints a line on the run's
+    console; the observer must use it sparingly (once per problem).
+
+    :return: a :class:`gator_core.RunObserver`, or None when this plugin does not report to hubs.
+    :raises gator_core.UsageError: the URL or the token cannot be used.
     """

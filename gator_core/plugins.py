@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pluggy
 
@@ -19,8 +22,11 @@ from gator_core import hookspecs
 from gator_core.exceptions import UsageError
 from gator_core.textutil import did_you_mean
 
+if TYPE_CHECKING:
+    from gator_core.runtime.observers import RunObserver
+
 __all__ = ["plugin_manager", "PluginClass", "SchedulerInfo", "available_schedulers", "available_parsers",
-           "scheduler_class"]
+           "scheduler_class", "hub_reporter"]
 
 # plugin object -> "distribution version", for `gator schedulers`
 _DISTRIBUTIONS: dict[int, str] = {}
@@ -112,3 +118,13 @@ def scheduler_class(name: str) -> type:
             f"(installed: {', '.join(names) or 'none'})"
         )
     return schedulers[name].cls
+
+
+def hub_reporter(url: str, token_file: Path | None, say: Callable[[str], None]) -> RunObserver:
+    """The observer that reports a run to the hub at ``url``; UsageError when no
+    installed plugin reports to hubs."""
+    observer = plugin_manager().hook.gator_hub_reporter(url=url, token_file=token_file, say=say)
+    if observer is None:
+        raise UsageError("--hub needs a plugin that reports to hubs, and none is installed "
+                         "(gator_hub provides one: pip install gator-runner)")
+    return observer

@@ -51,6 +51,8 @@ SCHEDULER_PANEL = "Scheduler"
 OUTPUT_PANEL = "Output"
 LIMITS_PANEL = "Pass/fail limits"
 CONTROL_PANEL = "Run control"
+HUB_PANEL = "Hub"
+HUB_CLOSE_WAIT = 10.0  # seconds a finished run waits for its hub to take the rest
 
 # Options shared by `run` and `rerun`.
 Scheduler = Annotated[Optional[str], typer.Option(
@@ -75,10 +77,16 @@ AllMsg = Annotated[bool, typer.Option(
     "--all-msg", rich_help_panel=OUTPUT_PANEL, help="The same as --verbose (the seed system's spelling).")]
 Junit = Annotated[Optional[Path], typer.Option(
     "--junit", metavar="FILE", rich_help_panel=OUTPUT_PANEL, help="Write a JUnit XML report.")]
+Hub = Annotated[Optional[str], typer.Option(
+    "--hub", metavar="URL", rich_help_panel=HUB_PANEL, envvar="GATOR_HUB", show_envvar=False,
+    help="Report the run live to this hub: http://host:port or host:port (default: $GATOR_HUB).")]
+HubTokenFile = Annotated[Optional[Path], typer.Option(
+    "--hub-token-file", metavar="FILE", rich_help_panel=HUB_PANEL,
+    help="File holding the hub's ingest token (default: $GATOR_HUB_TOKEN).")]
 
 
 def _execute(spec: Any, label: str, *, progress: bool, quiet: bool, verbose: bool, junit: Optional[Path],
-             **run_options: Any) -> None:
+             hub: Optional[str] = None, hub_token_file: Optional[Path] = None, **run_options: Any) -> None:
     """Run a tree with the console the options ask for; exit with the run's code."""
     from gator_core.job.proctree import become_subreaper
     from gator_core.report.console import Console
@@ -104,9 +112,19 @@ def _execute(spec: Any, label: str, *, progress: bool, quiet: bool, verbose: boo
         console.note(f"Gator: running {label} with the {run_options['scheduler']} scheduler, seed {seed}; "
                      f"tracking {directory}")
 
+    observers = []
+    if hub:
+        from gator_core.plugins import hub_reporter
+
+        observers.append(hub_reporter(hub, hub_token_file, console.alert))
     become_subreaper()  # orphans of the run come back to us, so that none outlives it
-    outcome = asyncio.run(run_async(spec, sink=console, on_warning=warn, on_start=started,
-                                    handle_signals=True, **run_options))
+    try:
+        outcome = asyncio.run(run_async(spec, sink=console, on_warning=warn, on_start=started,
+                                        handle_signals=True, observers=observers, **run_options))
+    finally:
+        for observer in observers:  # the hub takes what is left, within a time limit
+            for line in observer.close(HUB_CLOSE_WAIT):
+                console.alert(line)
     console.close()
     top, failed = load_overview(outcome.tracking)
     console.summary(top, failed, str(outcome.tracking), outcome.interrupted)
@@ -148,6 +166,8 @@ def run(
     verbose: Verbose = False,
     all_msg: AllMsg = False,
     junit: Junit = None,
+    hub: Hub = None,
+    hub_token_file: HubTokenFile = None,
 ) -> None:
     """Run a tree of jobs.  'gator SPEC ...' does the same."""
     from gator_core.config import Limits
@@ -160,6 +180,7 @@ def run(
     if grace < 0:
         _fail("--grace must be 0 or more")
     _execute(spec, str(spec), progress=progress, quiet=quiet, verbose=verbose or all_msg, junit=junit,
+             hub=hub, hub_token_file=hub_token_file,
              tracking=tracking, scheduler=scheduler or "local", sched_args=parse_sched_args(sched_arg or []),
              limits=Limits(warning=limit_warning, error=limit_error, critical=limit_critical),
              interval=interval, grace=grace, seed=seed)
@@ -180,6 +201,8 @@ def rerun(
     verbose: Verbose = False,
     all_msg: AllMsg = False,
     junit: Junit = None,
+    hub: Hub = None,
+    hub_token_file: HubTokenFile = None,
 ) -> None:
     """Run again the jobs of an earlier run that did not pass, into a new tracking directory.
 
@@ -211,7 +234,8 @@ def rerun(
         typer.echo(f"gator: running again {len(plan.paths)} job{'s' if len(plan.paths) != 1 else ''} "
                    f"of {plan.earlier}")
     _execute(root, f"the jobs of {plan.earlier} that did not pass", progress=progress, quiet=quiet,
-             verbose=verbose or all_msg, junit=junit, tracking=tracking, rerun=plan, **options)
+             verbose=verbose or all_msg, junit=junit, hub=hub, hub_token_file=hub_token_file,
+             tracking=tracking, rerun=plan, **options)
 
 
 RESULT_NAMES = tuple(result.value for result in Result)

@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,11 @@ from typing import Any
 from gator_core.config import DEFAULT_GRACE, DEFAULT_INTERVAL, Limits, NodeConfig, RunConfig
 from gator_core.exceptions import GatorError, SchedulerError, SpecError, SpecIssue, UsageError
 from gator_core.plugins import scheduler_class
+from gator_core.runtime.observers import RunInfo, RunObserver, Tee
 from gator_core.runtime.rerun import Rerun
 from gator_core.runtime.tier import ChangeSink, Tier
 from gator_core.sched.contract import Resources, Scheduler, SchedulerContext
-from gator_core.spec import Job, JobGroup, Node, dump_spec, load_spec, root_path, validate
+from gator_core.spec import Job, JobArray, JobGroup, Node, dump_spec, load_spec, root_path, validate
 from gator_core.spec.model import child_id
 from gator_core.store.liveness import HEARTBEAT, OWNER, owner_record
 from gator_core.store.readback import NodeResult, load_results
@@ -158,6 +159,7 @@ async def run_async(
     seed: int | None = None,
     rerun: Rerun | None = None,
     launch_dir: str | None = None,
+    observers: Sequence[RunObserver] = (),
 ) -> RunOutcome:
     """Run a tree and return its outcome.  See :func:`run`."""
     if interval <= 0:
@@ -202,7 +204,13 @@ async def run_async(
                       cwd=[launch_dir, *([root.cwd] if root.cwd else [])],
                       rerun_from=str(rerun.earlier) if rerun else None,
                       rerun_only=list(rerun.paths) if rerun else None)
-    (directory / "spec.yaml").write_text(dump_spec(root), encoding="utf-8")
+    spec_text = dump_spec(root)
+    (directory / "spec.yaml").write_text(spec_text, encoding="utf-8")
+    tee = None
+    if observers:
+        console = sink
+        tee = Tee(console, list(observers), lambda text: _say(console, text))
+        sink = tee
     tier = Tier(root, node, run_config, key=path, token=token, sink=sink)
     tier.beats = True
     late.update(events=tier.scheduler_context().events, log=tier.message)
@@ -212,8 +220,13 @@ async def run_async(
                           "rerun_of": str(rerun.earlier) if rerun else None,
                           OWNER: owner_record(), HEARTBEAT: time.time()})
     tier.store.flush()  # who runs it is on disk before anything starts
+    info = RunInfo(run_id=run_id, tracking=directory, spec_name=path, kind="array" if isinstance(root, JobArray)
+                   else "group", spec_file=source, spec_text=spec_text,
+                   scheduler=scheduler, seed=seed, started=time.time())
     if on_start is not None:
         on_start(directory, seed)
+    if tee is not None:
+        tee.started(info)
     interrupted = False
     loop = asyncio.get_running_loop()
     signals = [signal.SIGINT, signal.SIGTERM]
@@ -257,6 +270,8 @@ async def run_async(
                         loop.remove_signal_handler(sig)
     finally:
         tier.close()
+    if tee is not None:
+        tee.finished(info, summary, interrupted)
     return RunOutcome(directory, summary["result"], interrupted)
 
 
