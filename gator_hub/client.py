@@ -16,11 +16,12 @@ from typing import Any
 from urllib.parse import quote
 
 from gator_hub.errors import PushError
-from gator_hub.tracking import read_tracking
+from gator_hub.tracking import MESSAGE_CHUNK, job_data, read_tracking
 
-__all__ = ["BATCH", "TIMEOUT", "HubClient", "push"]
+__all__ = ["BATCH", "TIMEOUT", "HubClient", "push", "send_job_data"]
 
 BATCH = 1000  # nodes a request
+JOBS_A_REQUEST = 50  # jobs' data in one request (each up to MESSAGE_CHUNK messages)
 TIMEOUT = 30.0  # seconds for any one request
 
 
@@ -45,8 +46,8 @@ class HubClient:
             except (ValueError, AttributeError, OSError):
                 message = exc.reason
             if exc.code == 401:
-                raise PushError(f"the hub at {self.url} refused the token (401): {message}") from None
-            raise PushError(f"the hub at {self.url} answered {exc.code}: {message}") from None
+                raise PushError(f"the hub at {self.url} refused the token (401): {message}", 401) from None
+            raise PushError(f"the hub at {self.url} answered {exc.code}: {message}", exc.code) from None
         except urllib.error.URLError as exc:
             raise PushError(f"the hub at {self.url} is unreachable: {exc.reason}") from None
         except TimeoutError:
@@ -55,15 +56,42 @@ class HubClient:
             raise PushError(f"talking to the hub at {self.url} failed: {exc}") from None
 
 
+def send_job_data(post: Callable[[list[dict[str, Any]]], Any], jobs: list[tuple[str, Path]],
+                  sent: dict[str, int] | None = None) -> None:
+    """Send jobs' messages and details (for a hub that cannot read the tracking directory):
+    ``post(items)`` sends one request.  ``sent`` maps a path to the last message id the
+    hub already has (a job a browser followed while it ran)."""
+    items: list[dict[str, Any]] = []
+    for path, directory in jobs:
+        after = (sent or {}).get(path, 0)
+        details = True  # with the first chunk
+        while True:  # every message, a chunk at a time
+            item, last = job_data(directory, path, after, details=details)
+            details = False
+            items.append(item)
+            if len(items) >= JOBS_A_REQUEST or len(item.get("messages", ())) >= MESSAGE_CHUNK:
+                post(items)
+                items = []
+            if len(item.get("messages", ())) < MESSAGE_CHUNK:
+                break
+            after = last
+    if items:
+        post(items)
+
+
 def push(tracking: str | Path, client: HubClient, batch: int = BATCH,
          say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Send the run in ``tracking``: register, nodes in batches, finish (when it has ended).
     Safe to repeat: every step is an upsert."""
     upload = read_tracking(tracking)
     base = f"/api/ingest/runs/{quote(upload.run_id, safe='')}"
-    client.call("PUT", base, upload.run)
+    answer = client.call("PUT", base, upload.run)
     for start in range(0, len(upload.nodes), batch):
         client.call("POST", f"{base}/nodes", upload.nodes[start:start + batch])
+    if isinstance(answer, dict) and answer.get("readable") is False:  # the hub cannot read the stores
+        send_job_data(lambda items: client.call("POST", f"{base}/jobs", {"jobs": items}),
+                      [(node["path"], Path(node["tracking"])) for node in upload.nodes
+                       if node["kind"] == "job" and node.get("tracking")])
     if upload.end is not None:
         client.call("POST", f"{base}/finish", upload.end)
     summary = {"run_id": upload.run_id, "nodes": len(upload.nodes), "finished": upload.end is not None}

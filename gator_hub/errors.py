@@ -46,7 +46,14 @@ class HubUsageError(HubError, UsageError):
 
 
 class PushError(HubError):
-    """``gator hub push`` could not send a run: hub unreachable, refused, or a bad directory."""
+    """A run could not be sent to a hub: hub unreachable, refused, or a bad directory.
+
+    ``answered`` is the hub's HTTP status when it answered with an error (None when
+    it could not be reached): 4xx means sending the same again cannot help."""
+
+    def __init__(self, message: str, answered: int | None = None) -> None:
+        super().__init__(message)
+        self.answered = answered
 
 
 class BadTracking(PushError, UsageError):

@@ -10,6 +10,9 @@ version V?", so a slow page misses nothing and holds nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import Iterator
 
 __all__ = ["Live"]
 
@@ -22,6 +25,7 @@ class Live:
     def __init__(self) -> None:
         self._versions: dict[str, int] = {}
         self._condition: asyncio.Condition | None = None  # made lazily, in the serving loop
+        self._followed: dict[str, Counter[str]] = {}  # run -> job paths open in a browser
 
     def _cond(self) -> asyncio.Condition:
         if self._condition is None:
@@ -49,6 +53,25 @@ class Live:
             except asyncio.TimeoutError:
                 pass
         return self.version(run_id)
+
+    @contextlib.contextmanager
+    def following(self, run_id: str, path: str) -> Iterator[None]:
+        """While a page follows a job's messages.  A run whose tracking directory the
+        hub cannot read learns of these paths in the answers to its requests, and
+        sends those jobs' new messages while they run."""
+        paths = self._followed.setdefault(run_id, Counter())
+        paths[path] += 1
+        try:
+            yield
+        finally:
+            paths[path] -= 1
+            if paths[path] <= 0:
+                del paths[path]
+            if not paths:
+                self._followed.pop(run_id, None)
+
+    def followed(self, run_id: str) -> list[str]:
+        return sorted(self._followed.get(run_id, ()))
 
     def forget(self, run_ids: list[str]) -> None:
         """Drop the counters of runs that were pruned."""

@@ -17,7 +17,7 @@ from typing import Any
 from gator_core import GatorError, NodeResult, Result, Severity, StoreReader, load_results
 from gator_hub.errors import BadTracking, PushError
 
-__all__ = ["FIRST_ERRORS", "RunUpload", "read_tracking", "holds_run"]
+__all__ = ["FIRST_ERRORS", "RunUpload", "read_tracking", "holds_run", "first_errors", "job_data", "MESSAGE_CHUNK"]
 
 DB_NAME = "db.sqlite"
 FIRST_ERRORS = 5  # error and critical messages kept per failed node
@@ -41,7 +41,7 @@ def _attrs(directory: Path) -> dict[str, Any]:
         raise PushError(f"cannot read {directory / DB_NAME}: {exc}") from None
 
 
-def _first_errors(directory: Path) -> list[str]:
+def first_errors(directory: Path) -> list[str]:
     if not (directory / DB_NAME).exists():
         return []
     try:
@@ -69,7 +69,7 @@ def _nodes(top: NodeResult) -> list[dict[str, Any]]:
         item.update(parent=parent, position=position)
         item["result"] = str(item["result"])
         if node.result in (Result.FAIL, Result.LOST):
-            errors = _first_errors(Path(node.tracking))
+            errors = first_errors(Path(node.tracking))
             if errors:
                 item["first_errors"] = errors
         out.append(item)
@@ -136,3 +136,29 @@ def holds_run(tracking: str | None, run_id: str) -> bool:
             return store.attrs().get("run_id") == run_id
     except (GatorError, ValueError, OSError):
         return False
+
+
+MESSAGE_CHUNK = 50_000  # message rows read (and sent) at a time
+
+
+def job_data(directory: Path, path: str, after: int = 0, *, details: bool = True) -> tuple[dict[str, Any], int]:
+    """What the hub keeps of a job it cannot read itself: its messages after the one
+    with id ``after`` (at most MESSAGE_CHUNK), and with ``details`` its attributes and
+    CPU/memory samples.  Returns the payload and the last message id in it."""
+    item: dict[str, Any] = {"path": path}
+    last = after
+    if not (directory / DB_NAME).exists():
+        return item, last
+    try:
+        with StoreReader(directory) as store:
+            rows = [[row[0], row[1], row[2], row[3]] for row in store.messages(after=after, limit=MESSAGE_CHUNK)]
+            if details:
+                item["attrs"] = store.attrs()
+                item["samples"] = [list(sample) for sample in store.samples()]
+    except (GatorError, ValueError):
+        return item, last
+    if rows:
+        item["messages"] = rows
+        last = rows[-1][0]
+    return item, last
+

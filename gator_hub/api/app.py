@@ -89,7 +89,13 @@ def create_app(db_url: str, token: str, read_token: str | None = None, *, max_bo
                 raise Unauthorized("a valid 'Authorization: Bearer <token>' header is needed")
         return require
 
-    writer = guard(lambda request: _bearer_ok(request, token))
+    ingested = {"requests": 0}  # ingest requests served, for /api/health (runs' request budgets)
+
+    def writer(request: Request) -> None:
+        if not _bearer_ok(request, token):
+            raise Unauthorized("a valid 'Authorization: Bearer <token>' header is needed")
+        ingested["requests"] += 1
+
     # The ingest token can read as well: whoever may write a run may see it.
     reader = guard(lambda request: read_token is None or _bearer_ok(request, read_token)
                    or _bearer_ok(request, token))
@@ -107,7 +113,7 @@ def create_app(db_url: str, token: str, read_token: str | None = None, *, max_bo
             readable = await run_in_threadpool(holds_run, data["tracking"], run_id)
             await run_in_threadpool(hub.set_readable, run_id, readable)
         await live.publish(run_id)
-        return JSONResponse({"id": run_id, "readable": readable})
+        return JSONResponse({"id": run_id, "readable": readable, "follow": live.followed(run_id)})
 
     async def add_nodes(request: Request) -> Response:
         writer(request)
@@ -115,7 +121,7 @@ def create_app(db_url: str, token: str, read_token: str | None = None, *, max_bo
         batch = payloads.nodes_payload(await json_body(request))
         count = await run_in_threadpool(hub.upsert_nodes, run_id, batch)
         await live.publish(run_id)
-        return JSONResponse({"id": run_id, "nodes": count})
+        return JSONResponse({"id": run_id, "nodes": count, "follow": live.followed(run_id)})
 
     async def add_job_data(request: Request) -> Response:
         writer(request)
@@ -123,7 +129,7 @@ def create_app(db_url: str, token: str, read_token: str | None = None, *, max_bo
         jobs = payloads.job_data_payload(await json_body(request))
         count = await run_in_threadpool(hub.add_job_data, run_id, jobs)
         await live.publish(run_id)
-        return JSONResponse({"id": run_id, "messages": count})
+        return JSONResponse({"id": run_id, "messages": count, "follow": live.followed(run_id)})
 
     async def finish(request: Request) -> Response:
         writer(request)
@@ -158,7 +164,7 @@ def create_app(db_url: str, token: str, read_token: str | None = None, *, max_bo
         return JSONResponse(tree)
 
     async def health(_request: Request) -> Response:
-        return JSONResponse({"ok": True})
+        return JSONResponse({"ok": True, "ingest_requests": ingested["requests"]})
 
     async def on_hub_error(_request: Request, exc: Exception) -> Response:
         status = exc.status if isinstance(exc, HubError) else 500

@@ -90,22 +90,33 @@ class HubStore:
 
     def upsert_nodes(self, run_id: str, batch: Iterable[dict[str, Any]]) -> int:
         """Insert or replace nodes by (run, path); returns how many."""
-        rows = []
+        # A node sent again updates only the keys it has: a live run first says a job
+        # started, later how it ended, and the second must not erase the start time.
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        count = 0
         for item in batch:
-            row = {column: item.get(key) for key, column in NODE_COLUMNS.items()}
-            row.update(run_id=run_id, parent=item.get("parent"), position=item.get("position") or 0,
-                       first_errors=item.get("first_errors"))
-            rows.append(row)
-        if not rows:
+            row = {column: item[key] for key, column in NODE_COLUMNS.items() if key in item}
+            row.update(run_id=run_id, parent=item.get("parent"))
+            for key in ("position", "first_errors"):
+                if key in item:
+                    row[key] = item[key]
+            groups.setdefault(tuple(sorted(row)), []).append(row)
+            count += 1
+        if not count:
             return 0
-        statement = self._insert(nodes)
-        changes = {name: statement.excluded[name] for name in rows[0] if name not in ("run_id", "path")}
-        statement = statement.on_conflict_do_update(index_elements=[nodes.c.run_id, nodes.c.path], set_=changes)
         with self.engine.begin() as connection:
             self._need_run(connection, run_id, f": register it first (PUT /api/ingest/runs/{run_id})")
-            connection.execute(statement, rows)
+            for keys, rows in groups.items():
+                statement = self._insert(nodes)
+                changes = {name: statement.excluded[name] for name in keys if name not in ("run_id", "path")}
+                if "position" not in keys:
+                    for row in rows:
+                        row["position"] = 0  # a new node's place until a full node says otherwise
+                statement = statement.on_conflict_do_update(index_elements=[nodes.c.run_id, nodes.c.path],
+                                                            set_=changes)
+                connection.execute(statement, rows)
             connection.execute(update(runs).where(runs.c.id == run_id).values(updated=time.time()))
-        return len(rows)
+        return count
 
     def add_job_data(self, run_id: str, jobs: list[dict[str, Any]]) -> int:
         """Keep jobs' messages (``[seq, time, severity, text]`` rows, seq being the id in the

@@ -28,9 +28,15 @@ def hub_command(*args: str | Path, env: dict[str, str] | None = None, timeout: f
 class Server:
     """A running ``gator hub serve`` process on a free loopback port."""
 
-    def __init__(self, db_url: str, token_file: Path, *extra: str) -> None:
+    def __init__(self, db_url: str, token_file: Path, *extra: str, hide: Path | None = None) -> None:
+        self.db_url = db_url
+        # hide: serve from a mount namespace where that directory is an empty tmpfs, as a
+        # hub on another machine would see it (needs root).
+        become = (["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                   'mount -t tmpfs gator-hidden "$0" && exec "$@"', str(hide)] if hide else [])
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gator_hub", "serve", "--port", "0", "--token-file", str(token_file), *extra],
+            [*become, sys.executable, "-m", "gator_hub", "serve", "--port", "0", "--token-file", str(token_file),
+             *extra],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "GATOR_HUB_DB": db_url})
         self.url = self._first_line()
@@ -42,8 +48,11 @@ class Server:
         reader.join(units(30))
         text = line[0] if line else ""
         if "serving on " not in text:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            errors = self.proc.stderr.read()
             self.stop()
-            raise AssertionError(f"gator hub serve did not start: {text!r} {self.proc.stderr.read()!r}")
+            raise AssertionError(f"gator hub serve did not start: {text!r} {errors!r}")
         return text.split("serving on ", 1)[1].strip().rstrip("/")
 
     def stop(self) -> None:

@@ -91,3 +91,14 @@ def test_prune_removes_only_runs_that_ended_before_the_cutoff(store: HubStore) -
     with store.engine.connect() as connection:
         assert connection.execute(text("SELECT COUNT(*) FROM nodes")).scalar_one() == 0
     assert store.prune(90 * 86400, now=now) == 0
+
+
+def test_a_node_sent_again_keeps_what_it_does_not_say(store: HubStore) -> None:
+    store.register_run("r1", {"spec_name": "top"})
+    store.upsert_nodes("r1", [node("top", kind="group", result="running"),
+                              node("top.a", result="running", started=5.0, position=1)])
+    store.upsert_nodes("r1", [node("top.a", result="fail", exit_code=3, stopped=9.0)])  # a live run's finish
+    item = store.get_tree("r1")["children"][0]
+    assert (item["result"], item["exit_code"], item["started"], item["stopped"]) == ("fail", 3, 5.0, 9.0)
+    store.upsert_nodes("r1", [node("top.b", result="pass")])  # a new node without a position comes first
+    assert [child["id"] for child in store.get_tree("r1")["children"]] == ["b", "a"]
