@@ -144,7 +144,10 @@ def test_the_agent_turns_away_a_peer_without_the_runs_token(tmp_path: Path):
         peer.settimeout(units(10))
         peer.connect(path)
         peer.sendall(json.dumps({"op": "hello", "token": "not the token"}).encode() + b"\n")
-        peer.sendall(json.dumps({"op": "launch", "requests": []}).encode() + b"\n")
+        try:
+            peer.sendall(json.dumps({"op": "launch", "requests": []}).encode() + b"\n")
+        except BrokenPipeError:
+            pass  # the agent may have hung up on the bad hello already: the refusal below is what counts
         answer = peer.makefile("rb").read()  # the agent answers, then hangs up
     assert [json.loads(line) for line in answer.splitlines()] == [{"ev": "error", "reason": "authentication failed"}]
     code, out, _ = finish(proc)
