@@ -69,3 +69,26 @@ def test_seed_style_tree(tmp_path: Path, sched: list[str]):
             assert item["native_id"] and item["host"], item["path"]
             seen += 1
     assert seen == 12 + 5  # jobs, and the tiers inner, array, nested_0..2
+
+
+@pytest.mark.slow
+def test_the_quickstart_runs_the_readme_tree_against_a_hub_of_its_own(tmp_path: Path) -> None:
+    """examples/quickstart.sh installs, starts a hub, runs the example reporting to it, and
+    (not on a terminal) stops the hub and exits with the run's code."""
+    import subprocess
+
+    from helpers import units
+
+    proc = subprocess.run(["bash", str(ROOT / "examples" / "quickstart.sh"), "--tracking", str(tmp_path / "t")],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=units(300))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "quickstart: a hub serves on http://127.0.0.1:" in proc.stdout
+    assert "PASS: 6 jobs, 6 passed" in proc.stdout and "the run is on the hub" in proc.stdout
+    assert "does not have the whole run" not in proc.stdout + proc.stderr  # the hub took all of it
+    assert json_of(gator("show", tmp_path / "t", "--json", check=0).stdout)["result"] == "pass"
+
+
+def json_of(text: str) -> dict:
+    import json
+
+    return json.loads(text)
