@@ -55,14 +55,15 @@ def _guarded(action: Callable[[], T]) -> T:
 
 
 def _serve(db: str | None, host: str | None, port: int | None, token_file: Path | None,
-           read_token_file: Path | None) -> None:
+           read_token_file: Path | None, retention: str | None = None) -> None:
     from gator_hub.serve import serve  # uvicorn only when serving
 
     def start() -> None:
         token = settings.read_or_create_token(token_file or settings.default_token_file())
         read_token = settings.read_or_create_token(read_token_file) if read_token_file else None
         try:
-            serve(settings.resolve_db_url(db), token, read_token, host or "127.0.0.1", 8080 if port is None else port)
+            serve(settings.resolve_db_url(db), token, read_token, host or "127.0.0.1", 8080 if port is None else port,
+                  settings.parse_age(retention) if retention else None)
         except GatorError:
             raise
         except Exception as exc:  # noqa: BLE001 - a database that cannot be opened, a bad URL
@@ -87,9 +88,13 @@ def hub(ctx: typer.Context, db: DbOption = None, host: HostOption = None, port: 
 
 @app.command("serve")
 def serve_command(db: DbOption = None, host: HostOption = None, port: PortOption = None,
-                  token_file: TokenFileOption = None, read_token_file: ReadTokenOption = None) -> None:
+                  token_file: TokenFileOption = None, read_token_file: ReadTokenOption = None,
+                  retention: Annotated[Optional[str], typer.Option(
+                      "--retention", metavar="AGE",
+                      help="forget runs that ended longer ago than AGE (90d, 12h), at start and hourly; "
+                           "default: keep everything")] = None) -> None:
     """Serve the hub (loopback unless --host says otherwise); prints its URL."""
-    _serve(db, host, port, token_file, read_token_file)
+    _serve(db, host, port, token_file, read_token_file, retention)
 
 
 @app.command("prune")

@@ -28,9 +28,11 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(db_url: str, token: str, read_token: str | None, host: str, port: int) -> None:
+def serve(db_url: str, token: str, read_token: str | None, host: str, port: int,
+          retention: float | None = None) -> None:
     """Serve until interrupted (SIGINT or SIGTERM end it cleanly)."""
-    app = create_app(db_url, token, read_token)  # migrates first: a bad database fails before we listen
+    # Migrates first: a bad database fails before we listen.
+    app = create_app(db_url, token, read_token, retention=retention)
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host

@@ -8,6 +8,8 @@ else becomes a JSON 500 and the hub keeps serving.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -33,6 +35,7 @@ __all__ = ["MAX_BODY", "DEFAULT_LIMIT", "MAX_LIMIT", "create_app"]
 MAX_BODY = 16 * 1024 * 1024
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+PRUNE_EVERY = 3600.0  # seconds between pruning passes when a retention is set
 log = logging.getLogger("gator_hub")
 
 
@@ -74,10 +77,24 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int | 
     return value
 
 
+async def _keep_pruning(hub: HubStore, live: Live, retention: float) -> None:
+    """Forget runs that ended more than ``retention`` seconds ago: at start, then hourly."""
+    while True:
+        try:
+            removed = await run_in_threadpool(hub.prune_ids, retention)
+            live.forget(removed)
+            if removed:
+                log.warning("hub: removed %d runs past the retention of %g days", len(removed), retention / 86400)
+        except Exception as exc:  # noqa: BLE001 - a failed prune is retried, never fatal
+            log.error("hub: pruning failed: %r", exc)
+        await asyncio.sleep(PRUNE_EVERY)
+
+
 def create_app(db_url: str, token: str, read_token: str | None = None, *, max_body: int = MAX_BODY,
-               store: HubStore | None = None) -> Starlette:
+               store: HubStore | None = None, retention: float | None = None) -> Starlette:
     """The hub for the database at ``db_url`` (migrated at start).  Ingest needs ``token``;
-    reads need ``read_token`` when one is given, else are open."""
+    reads need ``read_token`` when one is given, else are open.  With ``retention``
+    (seconds), runs that ended longer ago are removed at start and every hour."""
     if not token:
         raise ValueError("the hub needs an ingest token")
     hub = store or HubStore(db_url)
@@ -180,7 +197,12 @@ def create_app(db_url: str, token: str, read_token: str | None = None, *, max_bo
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        pruner = asyncio.ensure_future(_keep_pruning(hub, live, retention)) if retention else None
         yield
+        if pruner is not None:
+            pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pruner
         if store is None:
             hub.close()
 

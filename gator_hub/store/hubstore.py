@@ -158,6 +158,10 @@ class HubStore:
     def prune(self, older_than_seconds: float, now: float | None = None) -> int:
         """Delete runs (and their nodes) that ended before ``now - older_than_seconds``;
         runs that have not ended are kept whatever their age.  Returns how many runs went."""
+        return len(self.prune_ids(older_than_seconds, now))
+
+    def prune_ids(self, older_than_seconds: float, now: float | None = None) -> list[str]:
+        """:meth:`prune`, returning the ids of the runs removed."""
         cutoff = (time.time() if now is None else now) - older_than_seconds
         old = select(runs.c.id).where(runs.c.stopped.is_not(None), runs.c.stopped < cutoff)
         with self.engine.begin() as connection:
@@ -167,7 +171,7 @@ class HubStore:
                 for table in (messages, details, nodes):
                     connection.execute(delete(table).where(table.c.run_id.in_(chunk)))
                 connection.execute(delete(runs).where(runs.c.id.in_(chunk)))
-        return len(ids)
+        return ids
 
     # -- reading -------------------------------------------------------------------
 

@@ -177,3 +177,27 @@ def test_unknown_routes_and_methods_answer_in_json(client: Any) -> None:
     assert client.get("/api/nothing").status_code == 404
     answer = client.get("/api/ingest/runs/run1")
     assert answer.status_code == 405 and answer.json()["error"]
+
+
+def test_a_retention_forgets_runs_that_ended_before_it(db_url: str, client_for: Any) -> None:
+    import time
+
+    from gator_hub.store import HubStore
+
+    store = HubStore(db_url)
+    try:
+        now = time.time()
+        store.register_run("ancient", {"started": now - 100 * 86400})
+        store.finish_run("ancient", {"result": "pass", "stopped": now - 95 * 86400})
+        store.register_run("recent", {"started": now - 60})
+        store.finish_run("recent", {"result": "pass", "stopped": now - 30})
+    finally:
+        store.close()
+    client = client_for(retention=90 * 86400)  # pruned when the hub starts
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        ids = [run["id"] for run in client.get("/api/runs").json()["runs"]]
+        if ids == ["recent"]:
+            break
+        time.sleep(0.05)
+    assert ids == ["recent"]
