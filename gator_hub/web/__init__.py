@@ -1,4 +1,4 @@
-"""The hub's HTML pages and their JSON (docs/hub-pages.md).
+"""The hub's HTML pages, their JSON and their live event streams (docs/hub-pages.md).
 
 Server-rendered pages (Jinja2, autoescaped), a small script of our own in
 ``static/`` that applies live updates as text, and plots drawn as SVG on the
@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from gator_hub.web.access import Access
+from gator_hub.web.events import event_routes
 from gator_hub.web.jsonapi import json_routes
 from gator_hub.web.pages import page_routes
 from gator_hub.web.render import STATIC
@@ -28,6 +29,7 @@ def routes(store: Any, live: Any, reader: Callable[[Request], None]) -> list[Bas
     access = Access(reader)
     return [
         *json_routes(store, access),
+        *event_routes(store, live, access),
         *page_routes(store, access),
         # the stylesheet and the script hold no data: served to anyone
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

@@ -1,16 +1,19 @@
-"""The hub's pages and their JSON: data ingested through the API in process, then every
-page and endpoint checked for what it shows, in what order, a page at a time, behind
-the read token, and with whatever jobs print shown as text."""
+"""The hub's pages, their JSON and their event streams: data ingested through the API
+(in process, and into a real `gator hub serve` for the streams), then every page and
+endpoint checked for what it shows, in what order, a page at a time, behind the read
+token, and with whatever jobs print shown as text."""
 
 from __future__ import annotations
 
+import http.client
 import re
+import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import run_spec
+from helpers import run_spec, units
 from hubtools import AUTH, READ_TOKEN, TOKEN
 
 SCRIPT = "<script>alert(1)</script>"
@@ -421,16 +424,17 @@ def test_what_jobs_print_is_shown_as_text_on_every_page(client: Any) -> None:
 PAGES = ["/", "/runs/r1", "/runs/r1/buckets", "/runs/r1/compare", "/runs/r1/jobs/top.a", "/history?spec=top"]
 JSON = ["/api/runs/r1/buckets", "/api/runs/r1/compare", "/api/runs/r1/jobs/top.a",
         "/api/runs/r1/jobs/top.a/messages", "/api/history?spec=top"]
+STREAMS = ["/events", "/runs/r1/events", "/runs/r1/jobs/top.a/events"]
 
 
-def test_pages_and_json_need_the_read_token_when_one_is_set(client_for: Any) -> None:
+def test_pages_json_and_streams_need_the_read_token_when_one_is_set(client_for: Any) -> None:
     client = client_for(read_token=READ_TOKEN)
     put_run(client, "r1", [node("top", "fail", "group"), node("top.a", "fail", first_errors=["boom"])])
-    for url in PAGES + JSON:
+    for url in PAGES + JSON + STREAMS:
         assert client.get(url).status_code == 401, url
         assert client.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401, url
     client.cookies.set("gator_hub_token", "wrong")
-    for url in PAGES + JSON:
+    for url in PAGES + JSON + STREAMS:
         assert client.get(url).status_code == 401, url
     client.cookies.clear()
     assert 'name="token"' in client.get("/runs/r1").text  # a page asks for the token
@@ -449,3 +453,97 @@ def test_pages_and_json_need_the_read_token_when_one_is_set(client_for: Any) -> 
     assert client.cookies.get("gator_hub_token") == READ_TOKEN  # kept like a browser keeps it
     for url in PAGES + JSON:
         assert client.get(url).status_code == 200, url
+
+
+# -- live: server-sent events from a real hub ------------------------------------------------------------
+
+
+class EventStream:
+    """A client of one event stream: ``next()`` is the next event as (name, data)."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
+        import json
+
+        self._json = json
+        parts = urllib.parse.urlsplit(url)
+        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=units(10))
+        self.connection.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""),
+                                headers=headers or {})
+        self.response = self.connection.getresponse()
+
+    def next(self, timeout: float) -> tuple[str, Any]:
+        self.connection.sock.settimeout(timeout)
+        name, data = None, None
+        while True:
+            line = self.response.readline().decode().rstrip("\n")
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                data = self._json.loads(line[6:])
+            elif not line and name:
+                return name, data
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def ingest(url: str, method: str, path: str, body: Any) -> Any:
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(f"{url}{path}", data=json.dumps(body).encode(), method=method,
+                                     headers={**AUTH, "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=units(10)) as answer:
+        return json.loads(answer.read())
+
+
+@pytest.mark.slow
+def test_an_ingest_reaches_open_event_streams_within_a_second(tmp_path: Path, server_for: Any) -> None:
+    token_file = tmp_path / "t"
+    token_file.write_text(TOKEN)
+    server = server_for(token_file)
+    ingest(server.url, "PUT", "/api/ingest/runs/r1", {"spec_name": "top", "started": 10.0,
+                                                        "jobs": {"total": 2, "running": 2}})
+    ingest(server.url, "POST", "/api/ingest/runs/r1/nodes", [node("top", "running", "group"),
+                                                            node("top.a", "running")])
+    streams = {name: EventStream(f"{server.url}{path}") for name, path in
+               (("runs", "/events?ids=r1"), ("run", "/runs/r1/events"), ("job", "/runs/r1/jobs/top.a/events"))}
+    try:
+        assert streams["runs"].response.getheader("content-type").startswith("text/event-stream")
+        name, data = streams["runs"].next(units(5))
+        assert name == "runs" and data["runs"][0]["id"] == "r1" and data["runs"][0]["done"] == 0
+        name, data = streams["run"].next(units(5))
+        assert name == "run" and data["state"] == "running" and data["failures"] == []
+        name, data = streams["job"].next(units(5))
+        assert name == "job" and data["result"] == "running" and data["exit_code"] is None
+        # the hub cannot read this run: while the job's page is open, the run is asked for its messages
+        assert ingest(server.url, "PUT", "/api/ingest/runs/r1", {})["follow"] == ["top.a"]
+        # a job fails and says why: every stream hears of it within a second
+        started = time.monotonic()
+        ingest(server.url, "POST", "/api/ingest/runs/r1/nodes",
+               [node("top.a", "fail", reason="exit code 1", first_errors=["ERROR: x"], exit_code=1)])
+        ingest(server.url, "POST", "/api/ingest/runs/r1/jobs",
+               {"jobs": [{"path": "top.a", "messages": [[1, 11.0, 40, "ERROR: x"], [2, 12.0, 20, "bye"]]}]})
+        ingest(server.url, "PUT", "/api/ingest/runs/r1", {"jobs": {"total": 2, "failed": 1, "running": 1}})
+        name, data = streams["run"].next(1.0)
+        while not data["failures"]:
+            name, data = streams["run"].next(max(0.01, 1.0 - (time.monotonic() - started)))
+        assert data["failures"] == [{"path": "top.a", "result": "fail", "reason": "exit code 1",
+                                     "first_error": "ERROR: x"}]
+        events = dict([streams["job"].next(1.0), streams["job"].next(1.0)])
+        assert events["job"]["result"] == "fail" and events["job"]["exit_code"] == 1
+        assert [m["text"] for m in events["messages"]["messages"]] == ["ERROR: x", "bye"]
+        name, data = streams["runs"].next(1.0)
+        while data["runs"][0]["failed"] != 1:
+            name, data = streams["runs"].next(max(0.01, 1.0 - (time.monotonic() - started)))
+        assert time.monotonic() - started < 1.5  # three ingests and three streams, each well within 1 s
+        # the run ends: the job's stream says so and closes
+        ingest(server.url, "POST", "/api/ingest/runs/r1/finish", {"result": "fail"})
+        name, _ = streams["job"].next(units(2))
+        while name != "done":
+            name, _ = streams["job"].next(units(2))
+        assert streams["job"].response.read() == b""  # the server ended the stream
+    finally:
+        for stream in streams.values():
+            stream.close()
+
