@@ -30,6 +30,7 @@ PACKAGES=(
     openssh-server openssh-sftp-server openssh-client
     postgresql
     python3-venv iproute2 procps util-linux
+    chromium    # the hub's browser tests (tests/hub/browser), driven by Playwright
 )
 
 export DEBIAN_FRONTEND=noninteractive
