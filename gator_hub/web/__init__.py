@@ -1,4 +1,4 @@
-"""The hub's HTML pages, their JSON and their live event streams (docs/hub-pages.md).
+"""The hub's HTML pages, their JSON and their live event streams (docs/hub.md, "The pages").
 
 Server-rendered pages (Jinja2, autoescaped), a small script of our own in
 ``static/`` that applies live updates as text, and plots drawn as SVG on the
