@@ -120,41 +120,37 @@ def create_app(db_url: str, token: str, read_token: str | None = None, *, max_bo
     async def json_body(request: Request) -> Any:
         return payloads.parse_json(await _body(request, max_body))
 
-    async def register(request: Request) -> Response:
-        writer(request)
-        run_id = payloads.check_run_id(request.path_params["run_id"])
-        data = payloads.run_payload(await json_body(request))
-        await run_in_threadpool(hub.register_run, run_id, data)
-        readable = None
-        if "tracking" in data:  # can the hub read messages there itself, or must the run send them?
-            readable = await run_in_threadpool(holds_run, data["tracking"], run_id)
-            await run_in_threadpool(hub.set_readable, run_id, readable)
-        await live.publish(run_id)
-        return JSONResponse({"id": run_id, "readable": readable, "follow": live.followed(run_id)})
+    def ingest(parse: Callable[[Any], Any], write: Callable[[HubStore, str, Any], Any],
+               answer: Callable[[str, Any, Any], dict[str, Any]]) -> Callable[[Request], Any]:
+        """An ingest endpoint: check the token, the run id and the body, write in the thread
+        pool (one transaction), tell live pages, answer (with the jobs pages follow)."""
+        async def endpoint(request: Request) -> Response:
+            writer(request)
+            run_id = payloads.check_run_id(request.path_params["run_id"])
+            data = parse(await json_body(request))
+            result = await run_in_threadpool(write, hub, run_id, data)
+            await live.publish(run_id)
+            return JSONResponse({"id": run_id, **answer(run_id, data, result)})
+        return endpoint
 
-    async def add_nodes(request: Request) -> Response:
-        writer(request)
-        run_id = payloads.check_run_id(request.path_params["run_id"])
-        batch = payloads.nodes_payload(await json_body(request))
-        count = await run_in_threadpool(hub.upsert_nodes, run_id, batch)
-        await live.publish(run_id)
-        return JSONResponse({"id": run_id, "nodes": count, "follow": live.followed(run_id)})
+    def follow(run_id: str, *_: Any) -> dict[str, Any]:
+        return {"follow": live.followed(run_id)}
 
-    async def add_job_data(request: Request) -> Response:
-        writer(request)
-        run_id = payloads.check_run_id(request.path_params["run_id"])
-        jobs = payloads.job_data_payload(await json_body(request))
-        count = await run_in_threadpool(hub.add_job_data, run_id, jobs)
-        await live.publish(run_id)
-        return JSONResponse({"id": run_id, "messages": count, "follow": live.followed(run_id)})
+    def register_run(store: HubStore, run_id: str, data: dict[str, Any]) -> bool | None:
+        store.register_run(run_id, data)
+        if "tracking" not in data:
+            return None
+        readable = holds_run(data["tracking"], run_id)  # can the hub read messages there itself?
+        store.set_readable(run_id, readable)
+        return readable
 
-    async def finish(request: Request) -> Response:
-        writer(request)
-        run_id = payloads.check_run_id(request.path_params["run_id"])
-        data = payloads.finish_payload(await json_body(request))
-        await run_in_threadpool(hub.finish_run, run_id, data)
-        await live.publish(run_id)
-        return JSONResponse({"id": run_id})
+    register = ingest(payloads.run_payload, register_run,
+                      lambda run_id, _data, readable: {"readable": readable, **follow(run_id)})
+    add_nodes = ingest(payloads.nodes_payload, HubStore.upsert_nodes,
+                       lambda run_id, _data, count: {"nodes": count, **follow(run_id)})
+    add_job_data = ingest(payloads.job_data_payload, HubStore.add_job_data,
+                          lambda run_id, _data, count: {"messages": count, **follow(run_id)})
+    finish = ingest(payloads.finish_payload, HubStore.finish_run, lambda *_: {})
 
     async def list_runs(request: Request) -> Response:
         reader(request)
