@@ -87,7 +87,6 @@ class HubReporter:
         self._data_sent: set[str] = set()  # jobs whose data the hub has
         self._jobs: dict[str, int] | None = None  # the latest counts
         self._sent_jobs: dict[str, int] | None = None
-        self._overflow = False
         self._run: RunInfo | None = None
         self._end: dict[str, Any] | None = None
         self._wake = threading.Event()
@@ -120,10 +119,8 @@ class HubReporter:
         with self._lock:
             if path in self._nodes:
                 self._nodes[path].update(node)
-            elif len(self._nodes) < BACKLOG:
+            elif len(self._nodes) < BACKLOG:  # past it, dropped: the end sends the whole tree anyway
                 self._nodes[path] = node
-            else:
-                self._overflow = True  # the end sends the whole tree anyway
             if change.get("event") == "finish" and node["kind"] == "job" and "tracking" in node:
                 if node["result"] in FAILED:
                     self._failed_jobs.append((path, node["tracking"]))
