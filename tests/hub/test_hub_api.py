@@ -158,6 +158,14 @@ HOSTILE = [
     ("POST", "/api/ingest/runs/run1/nodes", b"[5]"),
     ("POST", "/api/ingest/runs/run1/finish", b"{}"),
     ("POST", "/api/ingest/runs/run1/finish", b'{"result": "pass", "stopped": "later"}'),
+    ("POST", "/api/ingest/runs/run1/jobs", b'[]'),
+    ("POST", "/api/ingest/runs/run1/jobs", b'{"jobs": [{"messages": []}]}'),
+    ("POST", "/api/ingest/runs/run1/jobs", b'{"jobs": [{"path": "top.a", "messages": [[1, 2.0, 20]]}]}'),
+    ("POST", "/api/ingest/runs/run1/jobs", b'{"jobs": [{"path": "top.a", "messages": [[-1, 2.0, 20, "x"]]}]}'),
+    ("POST", "/api/ingest/runs/run1/jobs", b'{"jobs": [{"path": "top.a", "messages": [[1, 2.0, 20, 7]]}]}'),
+    ("POST", "/api/ingest/runs/run1/jobs", b'{"jobs": [{"path": "top.a", "attrs": [1]}]}'),
+    ("POST", "/api/ingest/runs/run1/jobs", b'{"jobs": [{"path": "top.a", "extra": 1}]}'),
+    ("POST", "/api/ingest/runs/nobody/jobs", b'{"jobs": [{"path": "top.a", "messages": [[1, 2.0, 20, "x"]]}]}'),
 ]
 
 
@@ -201,3 +209,18 @@ def test_a_retention_forgets_runs_that_ended_before_it(db_url: str, client_for: 
             break
         time.sleep(0.05)
     assert ids == ["recent"]
+
+
+def test_job_data_is_kept_once_per_message(client: Any) -> None:
+    ingest(client)
+    body = {"jobs": [{"path": "top.a", "messages": [[1, 5.0, 20, "hello"], [2, 6.0, 40, "bad"]],
+                      "attrs": {"argv": ["sim"]}, "samples": [[5.0, 0.5, 1000, 1]]}]}
+    for _ in range(2):  # sent twice, kept once
+        answer = client.post("/api/ingest/runs/run1/jobs", json=body, headers=AUTH)
+        assert answer.status_code == 200 and answer.json()["messages"] == 2, answer.text
+    store = client.app.state.store
+    from sqlalchemy import text
+
+    with store.engine.connect() as connection:
+        rows = connection.execute(text("SELECT seq, severity, text FROM messages WHERE run_id = 'run1'")).all()
+    assert sorted(tuple(row) for row in rows) == [(1, 20, "hello"), (2, 40, "bad")]
