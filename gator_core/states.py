@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["Severity", "SEVERITY_KEYS", "SEVERITY_VALUES", "SEVERITY_NAMES", "Result", "ChildState"]
+__all__ = ["FAILURES", "Severity", "SEVERITY_KEYS", "SEVERITY_VALUES", "SEVERITY_NAMES", "Result", "ChildState"]
 
 
 class Severity(enum.IntEnum):
@@ -62,6 +62,7 @@ class Result(enum.StrEnum):
     SKIPPED = "skipped"  # a dependency ruled it out
     LOST = "lost"  # it died or went silent without a final word
     CANCELLED = "cancelled"  # it never started: the run (or its tier) was stopped first
+    TIMEOUT = "timeout"  # it ran past its time limit and was stopped: a failure
     RUNNING = "running"
     PENDING = "pending"
 
@@ -70,13 +71,22 @@ class Result(enum.StrEnum):
         return self not in (Result.RUNNING, Result.PENDING)
 
     @property
+    def failed(self) -> bool:
+        """Whether this result is a failure: fail, lost or timeout."""
+        return self in FAILURES
+
+    @property
     def count_key(self) -> str:
         """The key jobs with this result are counted under in a summary's ``jobs``."""
         return _COUNT_KEYS[self]
 
 
+# A timeout is counted among the failed jobs: the counts keep their keys.
 _COUNT_KEYS = {Result.PASS: "passed", Result.FAIL: "failed", Result.SKIPPED: "skipped", Result.LOST: "lost",
-               Result.CANCELLED: "cancelled", Result.RUNNING: "running", Result.PENDING: "pending"}
+               Result.CANCELLED: "cancelled", Result.TIMEOUT: "failed", Result.RUNNING: "running",
+               Result.PENDING: "pending"}
+# The results that are failures; plain strings compare equal to them ("fail" in FAILURES).
+FAILURES = frozenset({Result.FAIL, Result.LOST, Result.TIMEOUT})
 
 
 class ChildState(enum.StrEnum):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 
-__all__ = ["did_you_mean", "plural", "human_bytes", "human_seconds"]
+__all__ = ["did_you_mean", "plural", "human_bytes", "human_seconds", "parse_duration", "duration_text"]
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -44,3 +45,33 @@ def human_seconds(value: float | None) -> str:
         return f"{minutes}m{seconds:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
+
+
+_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a spec's duration: a number of seconds, or ``"90m"``, ``"30s"``,
+    ``"2h"``, ``"1d"``.  ValueError (saying what is accepted) for anything else,
+    and for zero or less."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        match = _DURATION.fullmatch(str(value).lower()) if isinstance(value, str) else None
+        if match is None:
+            raise ValueError(f"{value!r} is not a duration: give seconds, or a number with s, m, h or d (90m)")
+        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
+    if not seconds > 0 or seconds != seconds or seconds == float("inf"):
+        raise ValueError(f"a duration must be greater than zero, not {value!r}")
+    return seconds
+
+
+def duration_text(value: object) -> str:
+    """A duration as the spec wrote it (``90m``), or in seconds for a bare number."""
+    if isinstance(value, str):
+        return value.strip()
+    seconds = parse_duration(value)
+    return f"{seconds:g}s"

@@ -43,7 +43,7 @@ FLUSH_EVERY = 0.5  # seconds between batches
 TIMEOUT = 5.0  # seconds for one request: a slow hub costs the reporter's thread, never the run
 BATCH = 1000  # nodes a request
 BACKLOG = 200_000  # node entries kept unsent before only the end is sent
-FAILED = (Result.FAIL, Result.LOST)
+FAILED = tuple(result.value for result in Result if result.failed)
 
 
 def _parent(path: str) -> str | None:

@@ -68,7 +68,7 @@ def _nodes(top: NodeResult) -> list[dict[str, Any]]:
         item.pop("children")
         item.update(parent=parent, position=position)
         item["result"] = str(item["result"])
-        if node.result in (Result.FAIL, Result.LOST):
+        if Result(node.result).failed:
             errors = first_errors(Path(node.tracking))
             if errors:
                 item["first_errors"] = errors

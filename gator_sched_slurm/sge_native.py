@@ -51,7 +51,8 @@ def _megabytes(size: int) -> int:
     return max(1, math.ceil(size / (1 << 20)))
 
 
-def native_specification(resources: Resources, kind: str, settings: Mapping[str, Any]) -> str:
+def native_specification(resources: Resources, kind: str, settings: Mapping[str, Any],
+                         time_limit: float | None = None) -> str:
     """The qsub options of one submission, as DRMAA's native specification."""
     # -b y: the command is a binary (the shell), not a script to copy.  -V: the job
     # gets the environment the agent has when it submits (DRMAA's own jobEnvironment
@@ -62,7 +63,9 @@ def native_specification(resources: Resources, kind: str, settings: Mapping[str,
     if settings.get("project"):
         parts += ["-P", settings["project"]]
     requests: list[str] = []
-    if settings.get("time"):
+    if time_limit is not None:  # the spec's timeout, with room for Gator to stop it first
+        requests.append(f"h_rt={math.ceil(time_limit)}")
+    elif settings.get("time"):
         requests.append(f"h_rt={settings['time']}")
     if kind == "job":
         cores = 1 if resources.cores is None else max(1, resources.cores)
@@ -130,7 +133,8 @@ def job_template(submission: Submission, argv: Sequence[str], env: Mapping[str, 
         "outputPath": output,
         "joinFiles": True,
         "jobName": name,
-        "nativeSpecification": native_specification(submission.resources, first.kind, settings),
+        "nativeSpecification": native_specification(submission.resources, first.kind, settings,
+                                                    first.time_limit),
         "bulk": bulk,
     }
 

@@ -55,6 +55,11 @@ def job_name(run_id: str, path: str) -> str:
     return f"gator.{run_id[:8]}.{path}"[:200]
 
 
+def slurm_minutes(seconds: float) -> int:
+    """``--time`` in whole minutes, rounded up (Slurm's granularity is a minute)."""
+    return max(1, math.ceil(seconds / 60))
+
+
 def _megabytes(size: int) -> int:
     return max(1, math.ceil(size / (1 << 20)))
 
@@ -96,7 +101,9 @@ def sbatch_command(submission: Submission, settings: Mapping[str, Any], name: st
     for option in ("partition", "account", "qos"):
         if settings.get(option):
             argv.append(f"--{option}={settings[option]}")
-    if settings.get("time"):
+    if first.time_limit is not None:  # the spec's timeout, with room for Gator to stop it first
+        argv.append(f"--time={slurm_minutes(first.time_limit)}")
+    elif settings.get("time"):
         argv.append(f"--time={settings['time']}")
     argv += _resource_options(submission.resources, first.kind)
     argv += list(settings.get("sbatch_args") or [])

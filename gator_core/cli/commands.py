@@ -11,7 +11,7 @@ from typing import Annotated, Any, Optional
 import typer
 from typer.core import TyperCommand
 
-from gator_core.states import Result
+from gator_core.states import FAILURES, Result
 
 __all__ = ["app", "FlagHelpCommand"]
 
@@ -284,7 +284,7 @@ def show(
     if buckets and wanted:
         _fail("--buckets groups the failed and lost jobs: it does not take --result")
     if failed:
-        wanted |= {"fail", "lost"}
+        wanted |= set(FAILURES)
     if junit is not None:
         from gator_core.report.junit import write_junit
 

@@ -50,6 +50,7 @@ from gator_core.spec.model import Job
 from gator_core.states import SEVERITY_NAMES, SEVERITY_VALUES
 from gator_core.store.nodestore import LOG_NAME, Store
 from gator_core.store.summary import job_counts, job_metrics, new_summary
+from gator_core.textutil import duration_text, parse_duration
 from gator_core.wire.protocol import Ack, Complete, Heartbeat, Hello, Refuse, Stop, Update, Welcome
 from gator_core.wire.synclink import SyncParentLink
 from gator_core.wire.wsclient import LinkClosed
@@ -94,6 +95,10 @@ class Wrapper:
         self._stop_reason: str | None = None
         self._outside: str | None = None  # the signal that stopped it, when not from its tier
         self._kill_at: float | None = None
+        # The spec's time limit: past it the job is stopped, and its result is timeout.
+        self._limit = parse_duration(job.timeout) if job.timeout is not None else None
+        self._limit_at: float | None = None
+        self._timed_out = False
         self._dirty = False
         self._last_send = time.monotonic()
         self._next_flush = time.monotonic() + FLUSH_INTERVAL
@@ -327,6 +332,8 @@ class Wrapper:
                 deadline = min(deadline, next_sample)
             if self._kill_at is not None:
                 deadline = min(deadline, self._kill_at)
+            if self._limit_at is not None:
+                deadline = min(deadline, self._limit_at)
             if drain_until is not None:
                 deadline = min(deadline, drain_until)
             for key, _events in sel.select(max(0.0, deadline - now)):
@@ -356,6 +363,11 @@ class Wrapper:
                     self._outside = name
                 self.stop(f"received {name}")
             now = time.monotonic()
+            if self._limit_at is not None and now >= self._limit_at:
+                self._limit_at = None
+                if not self._exited and self._stop_reason is None:
+                    self._timed_out = True
+                    self.stop(self._limit_reason())
             if self._kill_at is not None and now >= self._kill_at:
                 self._kill_at = None
                 signal_tree(proc.pid, signal.SIGKILL, include_descendants_of=os.getpid())
@@ -455,6 +467,8 @@ class Wrapper:
             if self._stop_reason is not None:  # stopped before the job even started
                 reason, self._stop_reason = self._stop_reason, None
                 self.stop(reason)
+            if self._limit is not None:
+                self._limit_at = time.monotonic() + self._limit
             self._loop(proc, pidfd)
             returncode = proc.returncode
             self._cleanup(proc)
@@ -476,7 +490,9 @@ class Wrapper:
             reasons.append(describe_status(returncode))
         reasons.extend(self.run_config.limits.exceeded(self.counts))
         result = "fail" if reasons else "pass"
-        if self._outside is not None:
+        if self._timed_out:
+            result, reasons = "timeout", [self._limit_reason()]
+        elif self._outside is not None:
             result = "lost"
             reasons[0] = f"received {self._outside} from outside Gator"
         summary.update(result=result, exit_code=returncode, reason="; ".join(reasons) or None,
@@ -490,6 +506,9 @@ class Wrapper:
             self.store.set_metric(name, value)
         self.store.set_attrs({"stopped": stopped, "result": result, "exit_code": returncode,
                               "reason": summary["reason"], "summary": summary})
+
+    def _limit_reason(self) -> str:
+        return f"ran past its {duration_text(self.job.timeout)} limit"
 
     def complete(self) -> bool:
         """Send the final report and wait (bounded) for the parent's ack."""

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from gator_core.exceptions import StoreError
-from gator_core.states import Result, Severity
+from gator_core.states import FAILURES, Severity
 from gator_core.store.nodestore import StoreReader
 from gator_core.store.readback import NodeResult
 
@@ -49,7 +49,7 @@ SIGNATURE_LIMIT = 200  # characters of a signature, "…" included when it is cu
 EXAMPLES = 5  # examples kept per bucket by default
 LONG_HEX = 16  # digits of a word of hex digits (without 0x) masked as <HEX> rather than <N>
 NO_MESSAGE = "failed without a message"  # the text of a failed job with neither an error nor a reason
-FAILED_RESULTS = (Result.FAIL, Result.LOST)
+FAILED_RESULTS = FAILURES
 
 # Digits and letters, which a word of hex digits may not touch.
 _ALNUM = "0-9A-Za-z"

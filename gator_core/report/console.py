@@ -12,15 +12,15 @@ import sys
 import time
 from typing import Any, TextIO
 
-from gator_core.states import Result
+from gator_core.states import FAILURES, Result
 from gator_core.store.readback import NodeResult
 from gator_core.textutil import human_bytes, human_seconds, plural
 
 __all__ = ["Console", "SafeStream"]
 
-_COLOURS = {"pass": "32", "fail": "31", "lost": "35", "skipped": "33", "cancelled": "33", "start": "36",
-            "warning": "33", "error": "31", "critical": "31;1"}
-_LABELS = {"pass": "PASS", "fail": "FAIL", "lost": "LOST", "skipped": "SKIP", "cancelled": "CANCL",
+_COLOURS = {"pass": "32", "fail": "31", "timeout": "31", "lost": "35", "skipped": "33", "cancelled": "33",
+            "start": "36", "warning": "33", "error": "31", "critical": "31;1"}
+_LABELS = {"pass": "PASS", "fail": "FAIL", "timeout": "TIME", "lost": "LOST", "skipped": "SKIP", "cancelled": "CANCL",
            "start": "START"}
 
 
@@ -99,7 +99,7 @@ class Console:
             if is_job:
                 self.running.pop(change["path"], None)
                 self.counts[result] = self.counts.get(result, 0) + 1
-                if result in ("fail", "lost"):
+                if result in FAILURES:
                     self.failures.append(change)
             # Cancelled jobs never ran: a stopped regression would print thousands of
             # lines for them; the summary counts them, --verbose lists them.
@@ -113,10 +113,10 @@ class Console:
                 parts.append(human_seconds(change["duration"]))
             if result != "pass" and change.get("reason") and not carried:
                 parts.append(change["reason"])
-            if result in ("fail", "lost") and is_job:
+            if result in FAILURES and is_job:
                 parts.append(f"log: {change.get('log')}")
             self._line(result, "  ".join(parts))
-            if result in ("fail", "lost"):
+            if result in FAILURES:
                 self.stream.flush()  # a failure is shown at once
                 return
         elif event == "message":

@@ -37,9 +37,10 @@ def _testcase(job: NodeResult) -> str:
     parent, _, name = job.path.rpartition(".")
     attrs = f"classname={quoteattr(parent)} name={quoteattr(name)} time=\"{job.duration or 0:.3f}\""
     body = ""
-    if job.result == "fail":
+    if job.result in ("fail", "timeout"):
         text = "\n".join(_first_errors(job))
-        body = f"<failure message={quoteattr(job.reason or 'failed')} type=\"fail\">{escape(text)}</failure>"
+        body = (f"<failure message={quoteattr(job.reason or 'failed')} type={quoteattr(job.result)}>"
+                f"{escape(text)}</failure>")
     elif job.result == "lost":
         text = "\n".join(_first_errors(job))
         body = f"<error message={quoteattr(job.reason or 'lost')} type=\"lost\">{escape(text)}</error>"
@@ -64,7 +65,7 @@ def write_junit(tracking: str | Path, path: str | Path) -> dict[str, int]:
         with os.fdopen(handle, "w", encoding="utf-8") as body:
             for job in iter_jobs(tracking, top):
                 counts["tests"] += 1
-                if job.result == "fail":
+                if job.result in ("fail", "timeout"):
                     counts["failures"] += 1
                 elif job.result == "lost":
                     counts["errors"] += 1

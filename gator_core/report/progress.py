@@ -49,9 +49,9 @@ class Rate:
 def _totals(console: Console) -> dict[str, int]:
     jobs = console.latest.get("jobs", {}) if console.latest else {}
     c = console.counts
-    done = c["pass"] + c["fail"] + c["lost"] + c["skipped"] + c["cancelled"]
+    done = c["pass"] + c["fail"] + c["timeout"] + c["lost"] + c["skipped"] + c["cancelled"]
     total = max(int(jobs.get("total", 0)), done + len(console.running))
-    return {"passed": c["pass"], "failed": c["fail"], "lost": c["lost"], "skipped": c["skipped"],
+    return {"passed": c["pass"], "failed": c["fail"] + c["timeout"], "lost": c["lost"], "skipped": c["skipped"],
             "cancelled": c["cancelled"],
             "running": len(console.running), "pending": max(0, total - done - len(console.running)),
             "done": done, "total": total}

@@ -47,7 +47,7 @@ from gator_core.sched.contract import (
 )
 from gator_core.spec.model import Job, JobArray, JobGroup
 from gator_core.spec.serial import to_dict
-from gator_core.states import ChildState, Result, Severity
+from gator_core.states import FAILURES, ChildState, Result, Severity
 from gator_core.store.liveness import HEARTBEAT
 from gator_core.store.nodestore import LOG_NAME, Store
 from gator_core.store.summary import (
@@ -57,10 +57,13 @@ from gator_core.store.summary import (
     empty_jobs,
     empty_messages,
     fold_into,
+    job_counts,
+    job_metrics,
     new_summary,
     summary_without_report,
     tier_result,
 )
+from gator_core.textutil import duration_text, parse_duration
 from gator_core.wire.protocol import Ack, Change, Complete, Heartbeat, Hello, Stop, Update, Welcome
 from gator_core.wire.transport import ConnectionClosed, ParentServer, PeerLink
 
@@ -69,6 +72,7 @@ __all__ = ["Tier", "ChangeSink", "CHILD_COMMAND"]
 CHILD_COMMAND = ("-m", "gator_core.child")  # after the interpreter
 LAUNCH_BATCH = 500  # children handed to the scheduler in one call
 KILL_WAIT = 2.0  # seconds children told to kill their jobs at once have to report it
+FARM_MARGIN = 60.0  # seconds a batch system's time limit leaves beyond the spec's timeout and grace
 
 
 class ChangeSink(Protocol):
@@ -141,6 +145,7 @@ class Tier:
         self._done = {"messages": empty_messages(), "jobs": empty_jobs(), "metrics": {}}
         self._pending_jobs = sum(self._job_counts[c.decl] for c in self.children)
         self._failed = False
+        self._timed_out = False  # its own time limit (the spec's timeout) stopped it
         self._spec_cache: dict[int, dict[str, Any]] = {}
         self._run_dict = {"run": run.to_dict()}
         self._stop_deadline = 0.0
@@ -265,7 +270,7 @@ class Tier:
         if was_pending:
             self._pending_jobs -= self._job_counts[child.decl]
         fold_into(self._done, summary, child.kind)
-        if summary.get("result") in (Result.FAIL, Result.LOST) or child.outcome == Result.FAIL:
+        if summary.get("result") in FAILURES or child.outcome == Result.FAIL:
             self._failed = True
         self.remaining -= 1
         self._touch(child)
@@ -379,6 +384,10 @@ class Tier:
         event = child.exit_event
         if event is not None and event.state:
             summary["reason"] = f"{event.state}: {summary.get('reason') or 'lost'}"
+        if event is not None and event.timed_out and child.kind == "job":
+            # The farm's time limit (the spec's timeout behind it) killed the wrapper.
+            summary.update(result=Result.TIMEOUT, jobs=job_counts(Result.TIMEOUT))
+            summary.setdefault("metrics", {}).update(job_metrics(Result.TIMEOUT, summary.get("messages", {})))
         self._finish(child, summary)
 
     def _exited_without_report(self, child: Child) -> None:
@@ -396,6 +405,10 @@ class Tier:
         tail = _tail(self.tracking / child.key / CHILD_LOG_NAME, 3)
         if tail and tail not in reason:
             reason += f"; its last output: {tail}"
+        if event.timed_out:
+            self.message(Severity.ERROR, f"{self._child_path(child)} ran past its time limit: {reason}")
+            self._finish(child, self._final_summary(child, Result.TIMEOUT, reason))
+            return
         self.lose(child, reason)
 
     # -- serving children --------------------------------------------------------------------------
@@ -540,6 +553,8 @@ class Tier:
             tracking=str(self.tracking / child.key),
             resources=resources,
             array=array,
+            time_limit=(parse_duration(node.timeout) + self.run_config.grace + FARM_MARGIN
+                        if node.timeout is not None else None),
         )
         url = self.scheduler.parent_url(request, self.url)
         if url != self.url:
@@ -650,6 +665,16 @@ class Tier:
             self._spawn(self._terminate(queued))
         self._wake.set()
 
+    def _limit_reason(self) -> str:
+        return f"ran past its {duration_text(self.spec.timeout)} limit"
+
+    def _time_out(self) -> None:
+        """The subtree ran past the spec's time limit: stop it; the tier's result is timeout."""
+        if self.stopping or self.remaining <= 0:
+            return
+        self._timed_out = True
+        self.stop(self._limit_reason())
+
     def force_stop(self, reason: str) -> None:
         """Stop without a grace period: connected children are told to kill their jobs
         at once (``stop`` with ``kill``) and given KILL_WAIT seconds to say so; then
@@ -716,6 +741,8 @@ class Tier:
         self.store.set_attr("url", self.url)
         monitor = asyncio.create_task(self._monitor())
         flusher = asyncio.create_task(self._flush_periodically())
+        limit = parse_duration(self.spec.timeout) if self.spec.timeout is not None else None
+        timer = asyncio.get_running_loop().call_later(limit, self._time_out) if limit else None
         self._dirty.update(self.children)  # every child is visible to `gator show` from the start
         try:
             for key, row in self._carried.items():
@@ -728,6 +755,8 @@ class Tier:
                 if self._ready:
                     await self._launch_ready()
         finally:
+            if timer is not None:
+                timer.cancel()
             monitor.cancel()
             flusher.cancel()
             await server.close()
@@ -736,7 +765,9 @@ class Tier:
         stopped = time.time()
         summary = self.current_summary()
         summary.update(result=tier_result(summary["jobs"], failed=self._failed), stopped=stopped)
-        if self.stopping:
+        if self._timed_out:
+            summary.update(result=Result.TIMEOUT, reason=self._limit_reason())
+        elif self.stopping:
             summary["reason"] = f"stopped: {self.stopping}"
         self.store.set_attrs({"stopped": stopped, "result": summary["result"],
                               "reason": summary["reason"], "summary": summary})

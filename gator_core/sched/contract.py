@@ -126,6 +126,10 @@ class LaunchRequest:
     tracking: str  # the child's tracking directory (absolute)
     resources: Resources = Resources()
     array: ArrayRef | None = None
+    # Seconds the child may run, for a batch system's own limit (sbatch --time, h_rt):
+    # the spec's timeout plus the grace period plus a margin, so that Gator stops the
+    # child first and the farm's limit is only a backstop.  None: no limit.
+    time_limit: float | None = None
 
     @property
     def log_path(self) -> Path:
@@ -156,6 +160,12 @@ class ChildEvent:
     reason: str | None = None
     returncode: int | None = None  # negative: killed by that signal
     state: str | None = None  # the scheduler's own final state, e.g. OUT_OF_MEMORY
+
+    @property
+    def timed_out(self) -> bool:
+        """The batch system ended the child at its time limit (state ``TIMEOUT``, as
+        Slurm says it; other schedulers report that state for the same case)."""
+        return self.state == "TIMEOUT"
 
 
 @dataclass

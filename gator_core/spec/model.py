@@ -154,13 +154,14 @@ class Job:
     on_pass: list[str] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
     parsers: list[str] = field(default_factory=list)
+    timeout: str | float | None = None  # "90m", "30s", "2h" or seconds: its process tree is stopped after it
     origin: Origin | None = _no_origin()
 
     TAG: ClassVar[str] = "Job"
     # The seed's fields first, in the seed's order (the positional form), then ours.
     FIELDS: ClassVar[tuple[str, ...]] = (
         "id", "env", "cwd", "command", "args", "resources", "on_done", "on_fail", "on_pass",
-        "rules", "parsers",
+        "rules", "parsers", "timeout",
     )
     REQUIRED: ClassVar[tuple[str, ...]] = ("command",)
 
@@ -183,11 +184,12 @@ class JobGroup:
     on_done: list[str] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
     parsers: list[str] = field(default_factory=list)
+    timeout: str | float | None = None  # bounds the whole subtree
     origin: Origin | None = _no_origin()
 
     TAG: ClassVar[str] = "JobGroup"
     FIELDS: ClassVar[tuple[str, ...]] = (
-        "id", "jobs", "env", "cwd", "on_fail", "on_pass", "on_done", "rules", "parsers",
+        "id", "jobs", "env", "cwd", "on_fail", "on_pass", "on_done", "rules", "parsers", "timeout",
     )
     REQUIRED: ClassVar[tuple[str, ...]] = ()
 
@@ -210,11 +212,12 @@ class JobArray:
     on_done: list[str] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
     parsers: list[str] = field(default_factory=list)
+    timeout: str | float | None = None  # bounds the whole subtree
     origin: Origin | None = _no_origin()
 
     TAG: ClassVar[str] = "JobArray"
     FIELDS: ClassVar[tuple[str, ...]] = (
-        "id", "repeats", "jobs", "env", "cwd", "on_fail", "on_pass", "on_done", "rules", "parsers",
+        "id", "repeats", "jobs", "env", "cwd", "on_fail", "on_pass", "on_done", "rules", "parsers", "timeout",
     )
     REQUIRED: ClassVar[tuple[str, ...]] = ()
 

@@ -40,6 +40,9 @@ FIELD_DOCS: dict[str, str] = {
     "pattern": "Regular expression searched in each output line.",
     "severity": "debug, info, warning, error or critical.",
     "stream": "stdout, stderr or both (default).",
+    "timeout": "Time limit: seconds, or a number with s, m, h or d (90m).  A job past it is stopped "
+               "(SIGTERM, then SIGKILL after the grace period) with the result 'timeout'; on a group "
+               "or array it bounds the whole subtree.",
 }
 
 def _any_case(*words: str) -> str:
@@ -65,6 +68,9 @@ _TYPES: dict[str, dict[str, Any]] = {
     "on_done": _DEPS,
     "rules": {"type": ["array", "null"], "items": {"$ref": "#/$defs/Rule"}},
     "parsers": {"oneOf": [{"type": ["array", "null"], "items": {"type": "string"}}, {"type": "string"}]},
+    "timeout": {"oneOf": [{"type": "number", "exclusiveMinimum": 0},
+                          {"type": "string", "pattern": "^\\s*\\d+(\\.\\d+)?\\s*[sSmMhHdD]?\\s*$"},
+                          {"type": "null"}]},
 }
 _RESOURCE_TYPES: dict[str, dict[str, dict[str, Any]]] = {
     "Cores": {"count": {"type": "integer", "minimum": 0}, "arch": {"type": "string"}},

@@ -14,7 +14,7 @@ from typing import Any
 
 from gator_core.exceptions import SpecIssue
 from gator_core.states import SEVERITY_KEYS
-from gator_core.textutil import did_you_mean
+from gator_core.textutil import did_you_mean, parse_duration
 
 from .deps import CONDITIONS, find_cycles, resolve_dependency
 from .model import (
@@ -111,6 +111,12 @@ class _Validator:
         self.env(node, path)
         if node.cwd is not None and not isinstance(node.cwd, str):
             self.report(node, path, f"'cwd' of !{tag} must be a string", "cwd")
+        if node.timeout is not None:
+            try:
+                parse_duration(node.timeout)
+            except ValueError as exc:
+                self.report(node, path, f"'timeout' of !{tag}: {exc}", "timeout")
+                node.timeout = None
         for cond in CONDITIONS:
             value = getattr(node, cond)
             if isinstance(value, str):

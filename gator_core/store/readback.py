@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gator_core.exceptions import GatorError, StoreError
-from gator_core.states import Result
+from gator_core.states import FAILURES, Result
 from gator_core.store.liveness import run_gone
 from gator_core.store.nodestore import DB_NAME, LOG_NAME, StoreReader
 from gator_core.store.summary import FINAL_RESULTS, empty_jobs, empty_messages
@@ -347,7 +347,7 @@ def iter_jobs(tracking: str | Path, top: list[NodeResult] | None = None) -> Iter
     yield from visit(directory, None, None)
 
 
-def load_overview(tracking: str | Path, *, keep: tuple[str, ...] = ("fail", "lost")
+def load_overview(tracking: str | Path, *, keep: tuple[str, ...] = tuple(FAILURES)
                   ) -> tuple[NodeResult, list[NodeResult]]:
     """The top node (without children) and the jobs whose result is in ``keep``."""
     top: list[NodeResult] = []

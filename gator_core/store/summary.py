@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, NotRequired, TypedDict
 
-from gator_core.states import SEVERITY_KEYS, Result
+from gator_core.states import FAILURES, SEVERITY_KEYS, Result
 
 __all__ = [
     "Summary",
@@ -47,8 +47,9 @@ __all__ = [
 # The vocabulary is gator_core.states; these are the summary's views of it.
 RESULTS = tuple(Result)
 FINAL_RESULTS = frozenset(result for result in Result if result.final)
-JOB_COUNT_KEYS = ("total", *(result.count_key for result in Result))
-SETTLED_COUNT_KEYS = tuple(result.count_key for result in Result if result.final)  # jobs with a final result
+# dict.fromkeys: in order, once each (a timeout counts among the failed).
+JOB_COUNT_KEYS = tuple(dict.fromkeys(("total", *(result.count_key for result in Result))))
+SETTLED_COUNT_KEYS = tuple(dict.fromkeys(result.count_key for result in Result if result.final))  # final results
 
 
 class MessageCounts(TypedDict):
@@ -240,7 +241,7 @@ def summary_without_report(last: Mapping[str, Any] | None, *, kind: str, result:
 
 # How a finished job counts for its dependants: lost is a failure, cancelled is skipped.
 _JOB_OUTCOMES = {Result.PASS: Result.PASS, Result.FAIL: Result.FAIL, Result.LOST: Result.FAIL,
-                 Result.SKIPPED: Result.SKIPPED, Result.CANCELLED: Result.SKIPPED}
+                 Result.TIMEOUT: Result.FAIL, Result.SKIPPED: Result.SKIPPED, Result.CANCELLED: Result.SKIPPED}
 
 
 def dependency_outcome(summary: Mapping[str, Any], kind: str) -> Result | None:
@@ -255,7 +256,7 @@ def dependency_outcome(summary: Mapping[str, Any], kind: str) -> Result | None:
         return None
     if kind == "job":
         return _JOB_OUTCOMES[Result(result)]
-    if result in (Result.FAIL, Result.LOST):
+    if result in FAILURES:
         return Result.FAIL
     jobs = summary.get("jobs", {})
     if jobs.get("failed", 0) or jobs.get("lost", 0):

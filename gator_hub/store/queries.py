@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Text, and_, case, cast, func, or_, select
 
-from gator_core import GatorError, Severity, StoreReader
+from gator_core import GatorError, Result, Severity, StoreReader
 from gator_hub.errors import BadRequest, NotFound
 from gator_hub.store.hubstore import RUN_FIELDS, HubStore
 from gator_hub.store.schema import details, messages, nodes, runs
@@ -29,7 +29,7 @@ __all__ = ["FAILED", "NO_MESSAGE", "NODE_FIELDS", "contains", "RunFilter", "sear
            "failure_texts", "job_results", "previous_run", "history", "Message", "JobData", "StoredJobData",
            "UploadedJobData", "job_data", "job_directory"]
 
-FAILED = ("fail", "lost")  # results that count as a failure on every page
+FAILED = tuple(result.value for result in Result if result.failed)  # fail, lost, timeout: on every page
 NO_MESSAGE = "failed without a message"  # what a failure with no error and no reason says (as gator show)
 # What a page shows of a node (all but the tracking paths and the log).
 NODE_FIELDS = ("path", "parent", "position", "node_id", "kind", "result", "reason", "exit_code", "started",

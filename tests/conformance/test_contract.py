@@ -235,3 +235,37 @@ def test_children_that_had_not_started_when_the_run_stopped_are_cancelled(
         assert len(ran) == 1
     assert tree["jobs"]["cancelled"] == len(waited) + 1
     wait_for(lambda: not gator_processes(marker), 10, "every process of the run to end")
+
+
+def test_time_limits_stop_a_job_and_a_group_with_the_result_timeout(
+        scheduler_name, scheduler_env, scheduler_args, tmp_path):
+    """A job past its timeout is stopped (its process tree, even one ignoring SIGTERM) and
+    ends as timeout; a group's timeout bounds its whole subtree; a dependant on_fail runs."""
+    marker = f"{300 + uuid.uuid4().int % 100}.{uuid.uuid4().int % 1000}"
+    spec = write(tmp_path / "s.yaml", f"""
+!JobGroup
+  id: top
+  jobs:
+  - !Job {{id: slow, command: sh, args: [-c, "trap '' TERM; sleep {marker}"], timeout: 3s}}
+  - !Job {{id: quick, command: 'true', timeout: 1h}}
+  - !Job {{id: then, command: 'true', on_fail: [slow]}}
+  - !JobGroup
+      id: grp
+      timeout: 4
+      jobs:
+      - !Job {{id: inner, command: sleep, args: ['{marker}']}}
+""")
+    started = time.monotonic()
+    gator("run", spec, "-t", tmp_path / "t", "--scheduler", scheduler_name, *scheduler_args, "--grace", "1",
+          env=scheduler_env, cwd=tmp_path, check=1, timeout=180)
+    tree = json.loads(gator("show", tmp_path / "t", "--json", check=0).stdout)
+    slow, grp, inner = node(tree, "top.slow"), node(tree, "top.grp"), node(tree, "top.grp.inner")
+    assert (slow["result"], slow["reason"]) == ("timeout", "ran past its 3s limit")
+    assert slow["exit_code"] == -9  # it ignored SIGTERM: killed after the grace period
+    assert 3 <= slow["duration"] < 3 + 1 + 3  # the limit, the grace, and some slack
+    assert node(tree, "top.quick")["result"] == "pass" and node(tree, "top.then")["result"] == "pass"
+    assert (grp["result"], grp["reason"]) == ("timeout", "ran past its 4s limit")
+    assert inner["result"] == "fail" and "ran past its 4s limit" in inner["reason"]
+    assert tree["jobs"]["failed"] == 2 and tree["result"] == "fail"
+    assert not gator_processes(marker)
+    assert time.monotonic() - started < units(120)

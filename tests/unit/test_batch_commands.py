@@ -265,3 +265,15 @@ def test_leftovers_are_the_jobs_of_this_run_or_subtree_still_queued_or_running()
     assert slurm_commands.leftovers(text, "gator.01234567.") == ["77_[3-9]", "77_1", "80", "83"]
     # A tier's subtree: its path and a dot, so that top.arrow is not top.arr's.
     assert slurm_commands.leftovers(text, slurm_commands.job_name("0123456789", "top.arr.")) == ["77_[3-9]", "77_1"]
+
+
+def test_a_spec_timeout_becomes_the_farms_time_limit() -> None:
+    from dataclasses import replace
+
+    limited = replace(request("a"), time_limit=90 * 60 + 3 + 60)  # 90m, the grace and the margin
+    argv = slurm_commands.sbatch_command(Submission((limited,)), {"time": "8:00:00"}, "gator.abcd.top.a")
+    assert "--time=92" in argv and "--time=8:00:00" not in argv  # minutes, rounded up; the spec's wins
+    spec = sge_native.native_specification(Resources(), "job", {"time": "8:00:00"}, limited.time_limit)
+    assert "h_rt=5463" in spec and "8:00:00" not in spec
+    plain = slurm_commands.sbatch_command(Submission((request("b"),)), {"time": "8:00:00"}, "gator.abcd.top.b")
+    assert "--time=8:00:00" in plain  # without a timeout the site's option still applies

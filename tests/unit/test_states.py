@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from gator_core import ChildState, Result, Severity
-from gator_core.states import SEVERITY_KEYS
+from gator_core.states import FAILURES, SEVERITY_KEYS
 from gator_core.store.summary import FINAL_RESULTS, JOB_COUNT_KEYS, job_counts
 
 
@@ -31,9 +31,16 @@ def test_a_stored_number_between_levels_counts_as_the_level_below(number: int, e
 def test_results_keep_their_strings_and_say_whether_they_are_final() -> None:
     assert json.dumps({"result": Result.CANCELLED}) == '{"result": "cancelled"}'
     assert Result("pass") is Result.PASS and Result.PASS == "pass"
-    assert {r for r in Result if r.final} == FINAL_RESULTS == {"pass", "fail", "skipped", "lost", "cancelled"}
+    assert {r for r in Result if r.final} == FINAL_RESULTS == {"pass", "fail", "skipped", "lost", "cancelled",
+                                                                "timeout"}
     assert JOB_COUNT_KEYS == ("total", "passed", "failed", "skipped", "lost", "cancelled", "running", "pending")
     assert job_counts(Result.LOST) == {**dict.fromkeys(JOB_COUNT_KEYS, 0), "total": 1, "lost": 1}
+
+
+def test_a_timeout_is_a_failure_counted_among_the_failed() -> None:
+    assert {r.value for r in Result if r.failed} == {"fail", "lost", "timeout"}
+    assert "timeout" in FAILURES and "skipped" not in FAILURES
+    assert job_counts(Result.TIMEOUT) == {**dict.fromkeys(JOB_COUNT_KEYS, 0), "total": 1, "failed": 1}
 
 
 def test_only_a_done_child_is_final() -> None:
