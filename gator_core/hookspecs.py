@@ -31,10 +31,14 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from gator_core.job.classify import LogParser
-    from gator_core.runtime.observers import RunObserver
+    from gator_core.runtime.observers import RunInfo, RunObserver
     from gator_core.sched.contract import Scheduler
+    from gator_core.store.readback import NodeResult
+    from gator_core.store.summary import Summary
+    from gator_core.wire.protocol import Change
 
-__all__ = ["hookspec", "hookimpl", "PROJECT", "gator_schedulers", "gator_log_parsers", "gator_hub_reporter"]
+__all__ = ["hookspec", "hookimpl", "PROJECT", "gator_schedulers", "gator_log_parsers", "gator_hub_reporter",
+           "gator_run_started", "gator_node_started", "gator_node_finished", "gator_run_finished"]
 
 PROJECT = "gator"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -84,4 +88,48 @@ def gator_hub_reporter(url: str, token_file: Path | None, say: Callable[[str], N
 
     :return: a :class:`gator_core.RunObserver`, or None when this plugin does not report to hubs.
     :raises gator_core.UsageError: the URL or the token cannot be used.
+    """
+
+
+# -- run hooks ---------------------------------------------------------------------------------
+# Called in the root process, each plugin on a thread of its own and in order; the
+# run never waits for them.  A hook that raises is reported once with its plugin's
+# name; one that takes longer than 10 s is reported and the plugin's later hooks are
+# skipped; after the run they have at most 10 s to finish (docs/running.md, "Hooks").
+
+
+@hookspec
+def gator_run_started(run: RunInfo) -> None:
+    """A run is about to start its first child.
+
+    :param run: who runs what, where: run id, tracking directory, spec, user, host,
+        command line, scheduler, seed (:class:`gator_core.RunInfo`).
+    """
+
+
+@hookspec
+def gator_node_started(run: RunInfo, path: str, kind: str, time: float) -> None:
+    """A node below the top (a job, group or array) started.
+
+    :param path: its dotted path; ``kind``: job, group or array; ``time``: Unix seconds.
+    """
+
+
+@hookspec
+def gator_node_finished(run: RunInfo, path: str, kind: str, summary: Change) -> None:
+    """A node below the top finished.
+
+    :param summary: how it ended: ``result``, ``exit_code``, ``reason``, ``duration``,
+        ``messages`` (counts by severity), ``log`` (its messages.log).
+    """
+
+
+@hookspec
+def gator_run_finished(run: RunInfo, summary: Summary, result: NodeResult, interrupted: bool) -> None:
+    """The run ended.
+
+    :param summary: the top node's final summary (result, counts, metrics, times).
+    :param result: the whole result tree, read from the tracking directory when a
+        plugin asks for it (:class:`gator_core.NodeResult`).
+    :param interrupted: whether the run was stopped by a signal (Ctrl-C).
     """

@@ -51,7 +51,7 @@ SCHEDULER_PANEL = "Scheduler"
 OUTPUT_PANEL = "Output"
 LIMITS_PANEL = "Pass/fail limits"
 CONTROL_PANEL = "Run control"
-HUB_PANEL = "Hub"
+HUB_PANEL = "Hub and notifications"
 HUB_CLOSE_WAIT = 10.0  # seconds a finished run waits for its hub to take the rest
 
 # Options shared by `run` and `rerun`.
@@ -83,10 +83,14 @@ Hub = Annotated[Optional[str], typer.Option(
 HubTokenFile = Annotated[Optional[Path], typer.Option(
     "--hub-token-file", metavar="FILE", rich_help_panel=HUB_PANEL,
     help="File holding the hub's ingest token (default: $GATOR_HUB_TOKEN).")]
+Notify = Annotated[Optional[str], typer.Option(
+    "--notify", metavar="URL", rich_help_panel=HUB_PANEL, envvar="GATOR_NOTIFY", show_envvar=False,
+    help="Post the run's summary as JSON to this webhook when it ends (default: $GATOR_NOTIFY).")]
 
 
 def _execute(spec: Any, label: str, *, progress: bool, quiet: bool, verbose: bool, junit: Optional[Path],
-             hub: Optional[str] = None, hub_token_file: Optional[Path] = None, **run_options: Any) -> None:
+             hub: Optional[str] = None, hub_token_file: Optional[Path] = None, notify: Optional[str] = None,
+             **run_options: Any) -> None:
     """Run a tree with the console the options ask for; exit with the run's code."""
     from gator_core.job.proctree import become_subreaper
     from gator_core.report.console import Console
@@ -112,6 +116,14 @@ def _execute(spec: Any, label: str, *, progress: bool, quiet: bool, verbose: boo
         console.note(f"Gator: running {label} with the {run_options['scheduler']} scheduler, seed {seed}; "
                      f"tracking {directory}")
 
+    if notify:
+        from gator_core.plugins import plugin_manager
+        from gator_core.report.notify import Notify
+
+        try:
+            plugin_manager().register(Notify(notify), name="notify")
+        except ValueError as exc:
+            _fail(str(exc))
     observers = []
     if hub:
         from gator_core.plugins import hub_reporter
@@ -168,6 +180,7 @@ def run(
     junit: Junit = None,
     hub: Hub = None,
     hub_token_file: HubTokenFile = None,
+    notify: Notify = None,
 ) -> None:
     """Run a tree of jobs.  'gator SPEC ...' does the same."""
     from gator_core.config import Limits
@@ -180,7 +193,7 @@ def run(
     if grace < 0:
         _fail("--grace must be 0 or more")
     _execute(spec, str(spec), progress=progress, quiet=quiet, verbose=verbose or all_msg, junit=junit,
-             hub=hub, hub_token_file=hub_token_file,
+             hub=hub, hub_token_file=hub_token_file, notify=notify,
              tracking=tracking, scheduler=scheduler or "local", sched_args=parse_sched_args(sched_arg or []),
              limits=Limits(warning=limit_warning, error=limit_error, critical=limit_critical),
              interval=interval, grace=grace, seed=seed)
@@ -203,6 +216,7 @@ def rerun(
     junit: Junit = None,
     hub: Hub = None,
     hub_token_file: HubTokenFile = None,
+    notify: Notify = None,
 ) -> None:
     """Run again the jobs of an earlier run that did not pass, into a new tracking directory.
 
@@ -234,7 +248,7 @@ def rerun(
         typer.echo(f"gator: running again {len(plan.paths)} job{'s' if len(plan.paths) != 1 else ''} "
                    f"of {plan.earlier}")
     _execute(root, f"the jobs of {plan.earlier} that did not pass", progress=progress, quiet=quiet,
-             verbose=verbose or all_msg, junit=junit, hub=hub, hub_token_file=hub_token_file,
+             verbose=verbose or all_msg, junit=junit, hub=hub, hub_token_file=hub_token_file, notify=notify,
              tracking=tracking, rerun=plan, **options)
 
 

@@ -24,7 +24,8 @@ from typing import Any
 
 from gator_core.config import DEFAULT_GRACE, DEFAULT_INTERVAL, Limits, NodeConfig, RunConfig
 from gator_core.exceptions import GatorError, SchedulerError, SpecError, SpecIssue, UsageError
-from gator_core.plugins import scheduler_class
+from gator_core.plugins import plugin_manager, scheduler_class
+from gator_core.runtime.hooks import HOOK_TIME_LIMIT, hook_observer
 from gator_core.runtime.observers import RunInfo, RunObserver, Tee
 from gator_core.runtime.rerun import Rerun
 from gator_core.runtime.tier import ChangeSink, Tier
@@ -33,6 +34,7 @@ from gator_core.spec import Job, JobArray, JobGroup, Node, dump_spec, load_spec,
 from gator_core.spec.model import child_id
 from gator_core.store.liveness import HEARTBEAT, OWNER, owner_record
 from gator_core.store.readback import NodeResult, load_results
+from gator_core.store.summary import Summary
 
 __all__ = ["run", "run_async", "RunOutcome", "prepare_tracking", "parse_sched_args"]
 
@@ -206,10 +208,12 @@ async def run_async(
                       rerun_only=list(rerun.paths) if rerun else None)
     spec_text = dump_spec(root)
     (directory / "spec.yaml").write_text(spec_text, encoding="utf-8")
+    console = sink
+    hooks = hook_observer(plugin_manager(), lambda text: _say(console, text))  # plugins' run hooks
+    everyone = [*observers, *([hooks] if hooks is not None else [])]
     tee = None
-    if observers:
-        console = sink
-        tee = Tee(console, list(observers), lambda text: _say(console, text))
+    if everyone:
+        tee = Tee(console, everyone, lambda text: _say(console, text))
         sink = tee
     tier = Tier(root, node, run_config, key=path, token=token, sink=sink)
     tier.beats = True
@@ -247,6 +251,7 @@ async def run_async(
                    "(interrupt again to kill them at once)")
         tier.stop(f"interrupted by {name}")
 
+    summary: Summary | None = None
     try:
         try:
             await instance.start()
@@ -270,8 +275,11 @@ async def run_async(
                         loop.remove_signal_handler(sig)
     finally:
         tier.close()
-    if tee is not None:
-        tee.finished(info, summary, interrupted)
+        if tee is not None and summary is not None:  # it ended (rather than failed to start)
+            tee.finished(info, summary, interrupted)
+        if hooks is not None:  # the plugins' hooks get a bounded time to finish, whatever happened
+            for line in hooks.close(HOOK_TIME_LIMIT):
+                _say(console, line)
     return RunOutcome(directory, summary["result"], interrupted)
 
 

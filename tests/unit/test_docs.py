@@ -16,8 +16,9 @@ def hook_signatures() -> list[str]:
     tree = ast.parse((ROOT / "gator_core" / "hookspecs.py").read_text())
     out = []
     for item in tree.body:
-        if isinstance(item, ast.FunctionDef) and any(
-                isinstance(d, ast.Name) and d.id == "hookspec" for d in item.decorator_list):
+        if isinstance(item, ast.FunctionDef) and any(  # @hookspec, or @hookspec(firstresult=True)
+                isinstance(d.func if isinstance(d, ast.Call) else d, ast.Name)
+                and (d.func if isinstance(d, ast.Call) else d).id == "hookspec" for d in item.decorator_list):
             args = ast.unparse(item.args)
             out.append(f"def {item.name}({args}) -> {ast.unparse(item.returns)}")
     return out
