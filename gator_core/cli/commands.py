@@ -206,6 +206,18 @@ def rerun(
     failed: Annotated[bool, typer.Option(
         "--failed", rich_help_panel=CONTROL_PANEL,
         help="Run again every job that did not pass (failed, lost, skipped, not started).")] = False,
+    job: Annotated[Optional[list[str]], typer.Option(
+        "--job", metavar="PATH", rich_help_panel=CONTROL_PANEL,
+        help="Run this job again too, whatever its result; repeat for more.")] = None,
+    env: Annotated[Optional[list[str]], typer.Option(
+        "--env", metavar="NAME=VALUE", rich_help_panel=CONTROL_PANEL,
+        help="Set this variable in the jobs run again (over their own); repeat for more.")] = None,
+    append_args: Annotated[Optional[list[str]], typer.Option(
+        "--append-args", metavar="ARGS", rich_help_panel=CONTROL_PANEL,
+        help="Arguments added after each job's own, split as a shell would ('+dump +verbose=3').")] = None,
+    new_seeds: Annotated[bool, typer.Option(
+        "--new-seeds/--same-seeds", rich_help_panel=CONTROL_PANEL,
+        help="Give the jobs new seeds, or the seeds they had (the default).")] = False,
     scheduler: Scheduler = None,
     sched_arg: SchedArg = None,
     tracking: Tracking = None,
@@ -224,15 +236,28 @@ def rerun(
     scheduler and its options can be changed).  Jobs that passed are carried
     over, and count as passed for dependencies.
     """
+    import shlex
+    from dataclasses import replace
+
     from gator_core.config import Limits, RunConfig
-    from gator_core.runtime.rerun import plan_rerun
+    from gator_core.runtime.rerun import apply_overrides, plan_rerun
     from gator_core.runtime.runner import parse_sched_args
 
-    if not failed:
-        _fail("say what to run again: --failed")
+    if not failed and not job:
+        _fail("say what to run again: --failed, --job PATH, or both")
     from gator_core.store.readback import find_run
 
-    root, attrs, plan = plan_rerun(find_run(earlier))
+    extra_env = parse_sched_args(env or [], option="--env")
+    try:
+        extra_args = [arg for text in append_args or [] for arg in shlex.split(text)]
+    except ValueError as exc:
+        _fail(f"--append-args: {exc}")
+    root, attrs, plan = plan_rerun(find_run(earlier), failed=failed, jobs=job or ())
+    root = apply_overrides(root, extra_env, extra_args)
+    overrides = {key: value for key, value in (("jobs", list(job or [])), ("env", extra_env),
+                                               ("append_args", extra_args),
+                                               ("seeds", "new" if new_seeds else "same")) if value}
+    plan = replace(plan, overrides=overrides)
     before = RunConfig.from_dict(attrs["run"]) if "run" in attrs else None
     options: dict[str, Any] = {"scheduler": scheduler or (before.scheduler if before else "local")}
     if sched_arg is not None:
@@ -244,6 +269,8 @@ def rerun(
                        launch_dir=before.launch_dir)
     else:
         options.update(limits=Limits(), seed=attrs.get("seed"), launch_dir=attrs.get("launch_dir"))
+    if new_seeds:
+        options["seed"] = None  # a new run seed: every job's GATOR_SEED changes
     if not quiet:
         typer.echo(f"gator: running again {len(plan.paths)} job{'s' if len(plan.paths) != 1 else ''} "
                    f"of {plan.earlier}")
@@ -256,14 +283,22 @@ RESULT_NAMES = tuple(result.value for result in Result)
 
 
 def _say_run_state(tracking: Path) -> None:
-    """On stderr, for a run that has not finished: whether its `gator run` still lives."""
+    """On stderr: for a run that has not finished, whether its `gator run` still lives;
+    for a rerun, what it reran and with which overrides."""
     from gator_core.store.liveness import run_state
     from gator_core.store.nodestore import StoreReader
 
     with StoreReader(tracking) as store:
-        state = run_state(store.attrs())
+        attrs = store.attrs()
+    state = run_state(attrs)
     if state is not None:
         typer.echo(f"gator: {tracking}: {state.describe()}", err=True)
+    if attrs.get("rerun_of"):  # a rerun: of what, and what it changed
+        from gator_core.runtime.rerun import describe_overrides
+
+        changed = describe_overrides(attrs.get("rerun_overrides") or {})
+        typer.echo(f"gator: {tracking}: a rerun of {attrs['rerun_of']}" + (f" with {changed}" if changed else ""),
+                   err=True)
 
 
 @app.command(cls=FlagHelpCommand)

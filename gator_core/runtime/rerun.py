@@ -10,8 +10,10 @@ paths below it run again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import copy
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,9 @@ from gator_core.runtime.plan import Child
 from gator_core.spec import Job, JobGroup, Node, root_path
 from gator_core.store.liveness import run_state
 from gator_core.store.nodestore import DB_NAME, StoreReader
+from gator_core.textutil import did_you_mean
 
-__all__ = ["Rerun", "plan_rerun", "split_rerun"]
+__all__ = ["Rerun", "plan_rerun", "split_rerun", "apply_overrides", "describe_overrides"]
 
 
 @dataclass(frozen=True)
@@ -31,14 +34,20 @@ class Rerun:
 
     earlier: Path
     paths: tuple[str, ...]
+    # What the rerun changed, recorded in its tracking directory and shown by gator show:
+    # env, append_args, jobs (chosen with --job), seeds ("same" or "new"), params.
+    overrides: Mapping[str, Any] = field(default_factory=dict)
 
 
-def plan_rerun(earlier: str | Path) -> tuple[Node, dict[str, Any], Rerun]:
-    """The spec, the settings and the jobs to run again of an earlier run: every job
-    that did not pass (failed, lost, skipped, cancelled or never started).  Jobs that
-    passed are carried over and count as passed for dependencies.  A run whose
-    ``gator run`` died is accepted (what it had not finished counts as lost); one
-    still running is refused."""
+def plan_rerun(earlier: str | Path, *, failed: bool = True, jobs: Sequence[str] = ()
+               ) -> tuple[Node, dict[str, Any], Rerun]:
+    """The spec, the settings and the jobs to run again of an earlier run: with
+    ``failed``, every job that did not pass (failed, lost, timeout, skipped,
+    cancelled or never started); and the jobs named in ``jobs`` (full paths, or
+    paths below the top), whatever their result.  Everything else that passed is
+    carried over and counts as passed for dependencies.  A run whose ``gator run``
+    died is accepted (what it had not finished counts as lost); one still running
+    is refused."""
     from gator_core.spec import loads_spec
     from gator_core.store.readback import iter_jobs
 
@@ -54,14 +63,53 @@ def plan_rerun(earlier: str | Path) -> tuple[Node, dict[str, Any], Rerun]:
                          "wait for it to end, or stop it, before running it again")
     root = loads_spec(spec_file.read_text(encoding="utf-8"), str(spec_file))
     top = root_path(root if not isinstance(root, Job) else JobGroup(id="root", jobs=[root]))
-    paths = []
+    paths: list[str] = []
+    known: list[str] = []
     for job in iter_jobs(directory):
-        if job.result != "pass":
-            relative = job.path[len(top) + 1:] if job.path.startswith(top + ".") else job.path
+        relative = job.path[len(top) + 1:] if job.path.startswith(top + ".") else job.path
+        known.append(relative)
+        if failed and job.result != "pass":
+            paths.append(relative)
+    for wanted in jobs:
+        relative = wanted[len(top) + 1:] if wanted.startswith(top + ".") else wanted
+        if relative not in known:
+            raise UsageError(f"--job {wanted}: no such job in {directory}"
+                             f"{did_you_mean(f'{top}.{relative}', [f'{top}.{path}' for path in known])}")
+        if relative not in paths:
             paths.append(relative)
     if not paths:
         raise UsageError(f"nothing to run again: every job of {directory} passed")
     return root, attrs, Rerun(directory, tuple(paths))
+
+
+def apply_overrides(root: Node, env: Mapping[str, str], append_args: Sequence[str]) -> Node:
+    """A copy of the tree whose every job gets ``env`` over its own variables and
+    ``append_args`` after its arguments (jobs carried over do not run, so setting
+    them everywhere changes only what runs again)."""
+    if not env and not append_args:
+        return root
+    tree = copy.deepcopy(root)
+    stack: list[Node] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Job):
+            node.env = {**node.env, **env}
+            node.args = [*node.args, *append_args]
+        else:
+            stack.extend(node.jobs)
+    return tree
+
+
+def describe_overrides(overrides: Mapping[str, Any]) -> str:
+    """The overrides as the options that gave them: ``--env A=1 --new-seeds``."""
+    parts = [f"--job {path}" for path in overrides.get("jobs") or ()]
+    parts += [f"--param {name}={value}" for name, value in (overrides.get("params") or {}).items()]
+    parts += [f"--env {name}={value}" for name, value in (overrides.get("env") or {}).items()]
+    if overrides.get("append_args"):
+        parts.append(f"--append-args {shlex.quote(shlex.join(overrides['append_args']))}")
+    if overrides.get("seeds") == "new":
+        parts.append("--new-seeds")
+    return " ".join(parts)
 
 
 def split_rerun(children: Sequence[Child], only: Sequence[str] | None, earlier: str | None

@@ -59,13 +59,14 @@ class RunOutcome:
         return 0 if self.top_result == "pass" else 1
 
 
-def parse_sched_args(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """``["a=1", "license.vcs=4"]`` to a dict; UsageError for a pair without '='."""
+def parse_sched_args(pairs: list[str] | tuple[str, ...], option: str = "--sched-arg") -> dict[str, str]:
+    """``["a=1", "license.vcs=4"]`` to a dict; UsageError (naming ``option``) for a pair
+    without '=' or without a name."""
     out: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise UsageError(f"--sched-arg takes KEY=VALUE, got {pair!r}")
+            raise UsageError(f"{option} takes KEY=VALUE, got {pair!r}")
         out[key.strip()] = value.strip()
     return out
 
@@ -222,6 +223,7 @@ async def run_async(
     tier.store.set_attrs({"run_id": run_config.run_id, "spec_file": source, "seed": seed,
                           "argv": sys.argv, "launch_dir": launch_dir, "run": run_config.to_dict(),
                           "rerun_of": str(rerun.earlier) if rerun else None,
+                          "rerun_overrides": dict(rerun.overrides) if rerun else None,
                           OWNER: owner_record(), HEARTBEAT: time.time()})
     tier.store.flush()  # who runs it is on disk before anything starts
     info = RunInfo(run_id=run_id, tracking=directory, spec_name=path, kind="array" if isinstance(root, JobArray)
