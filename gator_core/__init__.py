@@ -87,6 +87,8 @@ _EXPORTS: dict[str, str] = {
     "HOST_TRACKING": "envvars",
     "HOST_LAUNCH_DIR": "envvars",
     "LogParser": "job.classify",
+    "Runner": "job.runners",
+    "JobCommand": "job.runners",
     "Classified": "job.classify",
     "preload_child": "runtime.childmain",
     # the vocabulary
@@ -140,6 +142,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from gator_core.hookspecs import hookimpl, hookspec
     from gator_core.job.classify import Classified, LogParser
     from gator_core.job.proctree import become_subreaper, descendants, reap_zombies, signal_tree
+    from gator_core.job.runners import JobCommand, Runner
     from gator_core.report.buckets import FailureBucket, bucket_failures, error_signature
     from gator_core.runtime.childmain import main as child_main
     from gator_core.runtime.childmain import preload as preload_child

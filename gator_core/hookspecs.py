@@ -31,13 +31,15 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from gator_core.job.classify import LogParser
+    from gator_core.job.runners import Runner
     from gator_core.runtime.observers import RunInfo, RunObserver
     from gator_core.sched.contract import Scheduler
     from gator_core.store.readback import NodeResult
     from gator_core.store.summary import Summary
     from gator_core.wire.protocol import Change
 
-__all__ = ["hookspec", "hookimpl", "PROJECT", "gator_schedulers", "gator_log_parsers", "gator_hub_reporter",
+__all__ = ["hookspec", "hookimpl", "PROJECT", "gator_schedulers", "gator_log_parsers", "gator_runners",
+           "gator_hub_reporter",
            "gator_run_started", "gator_node_started", "gator_node_finished", "gator_run_finished"]
 
 PROJECT = "gator"
@@ -72,6 +74,21 @@ def gator_log_parsers() -> list[type[LogParser]]:
     both.
 
     :return: a list of :class:`gator_core.LogParser` subclasses (may be empty).
+    """
+
+
+@hookspec
+def gator_runners() -> list[type[Runner]]:
+    """Return the runner classes this plugin provides.
+
+    Each class subclasses :class:`gator_core.Runner` and sets ``name``, the value a
+    spec's ``runner: NAME`` selects it by (with ``runner_args: {...}``, the keys its
+    ``options`` lists).  Wrappers make one instance per job and ask it, through
+    ``prepare``, for the argv and environment to start.  ``exec``, ``shell`` and
+    ``python`` are built in.  Two plugins offering the same name is an error that
+    names both.
+
+    :return: a list of :class:`gator_core.Runner` subclasses (may be empty).
     """
 
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from gator_core.runtime.observers import RunObserver
 
 __all__ = ["plugin_manager", "PluginClass", "SchedulerInfo", "available_schedulers", "available_parsers",
-           "scheduler_class", "hub_reporter"]
+           "available_runners", "scheduler_class", "hub_reporter"]
 
 # plugin object -> "distribution version", for `gator schedulers`
 _DISTRIBUTIONS: dict[int, str] = {}
@@ -106,6 +106,11 @@ def available_schedulers() -> dict[str, PluginClass]:
 def available_parsers() -> dict[str, PluginClass]:
     """Every installed log parser by name.  Raises UsageError on a name clash."""
     return _collect("gator_log_parsers", "log parser")
+
+
+def available_runners() -> dict[str, PluginClass]:
+    """Every installed runner by name (the built-in ones included).  UsageError on a clash."""
+    return _collect("gator_runners", "runner")
 
 
 def scheduler_class(name: str) -> type:

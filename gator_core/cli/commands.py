@@ -421,6 +421,14 @@ def _list_plugins(found: dict[str, Any]) -> None:
 
 
 @app.command(cls=FlagHelpCommand)
+def runners() -> None:
+    """List the installed runners (exec, shell, python and plugins') and the package of each."""
+    from gator_core.plugins import available_runners
+
+    _list_plugins(available_runners())
+
+
+@app.command(cls=FlagHelpCommand)
 def schedulers() -> None:
     """List the installed scheduler plugins and the package that provides each."""
     from gator_core.plugins import available_schedulers

@@ -32,7 +32,7 @@ from typing import Any
 
 from gator_core.config import NodeConfig, RunConfig, job_seed
 from gator_core.envvars import RELEASE_FD, array_variables, expand, expand_path, job_environment
-from gator_core.exceptions import ChildError, ProtocolError
+from gator_core.exceptions import ChildError, GatorError, ProtocolError
 from gator_core.job.apiserver import ApiServer
 from gator_core.job.classify import DEFAULT_SEVERITY, Classifier
 from gator_core.job.lines import LineSplitter
@@ -46,6 +46,7 @@ from gator_core.job.proctree import (
     signal_tree,
     spawn_job,
 )
+from gator_core.job.runners import JobCommand, runner_class
 from gator_core.spec.model import Job
 from gator_core.states import SEVERITY_NAMES, SEVERITY_VALUES
 from gator_core.store.nodestore import LOG_NAME, Store
@@ -290,7 +291,15 @@ class Wrapper:
         cwd = expand_path(self.node.cwd, env)
         if "PWD" in env:
             env = {**env, "PWD": cwd}  # as a shell's cd would: a stale PWD misleads scripts
-        argv = [expand(self.job.command or "", env), *(expand(a, env) for a in self.job.args)]
+        if self.job.runner is None and not self.job.shell:  # exec: the common case, kept cheap
+            argv = [expand(self.job.command or "", env), *(expand(a, env) for a in self.job.args)]
+        else:
+            try:
+                runner = runner_class(self.job.runner_name)(self.job.runner_args)
+                prepared = runner.prepare(JobCommand(self.job.command or "", list(self.job.args), env, cwd))
+            except (GatorError, ValueError) as exc:
+                return f"the {self.job.runner_name} runner cannot start the job: {exc}"
+            argv, env, cwd = prepared.argv, prepared.env, prepared.cwd
         self.store.set_attrs({"argv": argv, "cwd": cwd})
         if not os.path.isdir(cwd):
             return f"cannot enter working directory {cwd}: {os.strerror(errno.ENOENT)}"

@@ -134,6 +134,23 @@ def _check_parsers(root: Node, path: str, source: str) -> list[SpecIssue]:
     return problems
 
 
+def _check_runners(root: Node, path: str, source: str) -> list[SpecIssue]:
+    """Every job's runner is installed and takes its runner_args."""
+    from gator_core.job.runners import runner_class
+
+    problems = []
+    for job_path, job in _jobs(root, path):
+        if job.runner is None and not job.runner_args:
+            continue
+        try:
+            runner_class(job.runner_name)(job.runner_args)
+        except (UsageError, ValueError) as exc:
+            field = "runner" if isinstance(exc, UsageError) else "runner_args"
+            file, line, column = job.origin.at(field) if job.origin else (source, 0, 0)
+            problems.append(SpecIssue(file, line, column, f"{job_path}: {exc}"))
+    return problems
+
+
 def _load(spec: str | Path | Node, on_warning: Callable[[SpecIssue], None] | None) -> tuple[Node, str]:
     if isinstance(spec, (str, Path)):
         return load_spec(spec, on_warning=on_warning), str(spec)
@@ -188,7 +205,7 @@ async def run_async(
         log=lambda severity, text: late["log"](severity, text), run_id=run_id,
     )
     instance = cls(options, context)
-    problems = _check_parsers(root, path, source)
+    problems = _check_parsers(root, path, source) + _check_runners(root, path, source)
     for job_path, job in _jobs(root, path):
         why = instance.check_resources(job_path, Resources.from_spec(job.resources))
         if why:

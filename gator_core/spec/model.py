@@ -155,15 +155,23 @@ class Job:
     rules: list[Rule] = field(default_factory=list)
     parsers: list[str] = field(default_factory=list)
     timeout: str | float | None = None  # "90m", "30s", "2h" or seconds: its process tree is stopped after it
+    shell: bool = False  # the command is one /bin/sh -c string (the shell runner)
+    runner: str | None = None  # a runner plugin's name (gator runners); exec when unset
+    runner_args: dict[str, Any] = field(default_factory=dict)  # options of that runner
     origin: Origin | None = _no_origin()
 
     TAG: ClassVar[str] = "Job"
     # The seed's fields first, in the seed's order (the positional form), then ours.
     FIELDS: ClassVar[tuple[str, ...]] = (
         "id", "env", "cwd", "command", "args", "resources", "on_done", "on_fail", "on_pass",
-        "rules", "parsers", "timeout",
+        "rules", "parsers", "timeout", "shell", "runner", "runner_args",
     )
     REQUIRED: ClassVar[tuple[str, ...]] = ("command",)
+
+    @property
+    def runner_name(self) -> str:
+        """The runner that starts it: ``runner``, else shell with ``shell: true``, else exec."""
+        return self.runner or ("shell" if self.shell else "exec")
 
     @property
     def ident(self) -> str | None:

@@ -40,6 +40,10 @@ FIELD_DOCS: dict[str, str] = {
     "pattern": "Regular expression searched in each output line.",
     "severity": "debug, info, warning, error or critical.",
     "stream": "stdout, stderr or both (default).",
+    "shell": "Run the command as one /bin/sh -c string (the shell runner); args become $1, $2 ...",
+    "runner": "The runner that starts the command (gator runners): exec (default), shell, python "
+              "(command: module:function) or a plugin's.",
+    "runner_args": "Options of the runner (each runner says which it takes).",
     "timeout": "Time limit: seconds, or a number with s, m, h or d (90m).  A job past it is stopped "
                "(SIGTERM, then SIGKILL after the grace period) with the result 'timeout'; on a group "
                "or array it bounds the whole subtree.",
@@ -68,6 +72,9 @@ _TYPES: dict[str, dict[str, Any]] = {
     "on_done": _DEPS,
     "rules": {"type": ["array", "null"], "items": {"$ref": "#/$defs/Rule"}},
     "parsers": {"oneOf": [{"type": ["array", "null"], "items": {"type": "string"}}, {"type": "string"}]},
+    "shell": {"type": "boolean"},
+    "runner": {"type": ["string", "null"], "minLength": 1},
+    "runner_args": {"type": ["object", "null"]},
     "timeout": {"oneOf": [{"type": "number", "exclusiveMinimum": 0},
                           {"type": "string", "pattern": "^\\s*\\d+(\\.\\d+)?\\s*[sSmMhHdD]?\\s*$"},
                           {"type": "null"}]},

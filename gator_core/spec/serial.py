@@ -15,7 +15,7 @@ from .model import SPEC_CLASSES, Cores, Feature, JobArray, License, Memory, Node
 __all__ = ["dump_spec", "to_dict", "from_dict"]
 
 _DEFAULTS: dict[str, Any] = {"id": None, "cwd": None, "arch": None, "unit": "MB", "count": 1,
-                             "stream": "both", "timeout": None}
+                             "stream": "both", "timeout": None, "shell": False, "runner": None}
 
 
 def _fields(obj: Any) -> list[tuple[str, Any]]:

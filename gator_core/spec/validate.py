@@ -207,6 +207,28 @@ class _Validator:
                     clean.append(text)
             job.args = clean
         self.resources(job, path)
+        self.runner(job, path)
+
+    def runner(self, job: Job, path: str) -> None:
+        """shell, runner and runner_args: their types, and that they agree."""
+        if not isinstance(job.shell, bool):
+            self.report(job, path, "'shell' of !Job must be true or false", "shell")
+            job.shell = False
+        if not isinstance(job.runner_args, dict):
+            self.report(job, path, "'runner_args' of !Job must be a mapping", "runner_args")
+            job.runner_args = {}
+        if job.runner is None:
+            if job.runner_args and not job.shell:
+                self.report(job, path, "'runner_args' needs a 'runner'", "runner_args")
+            return
+        if not isinstance(job.runner, str) or not job.runner:
+            self.report(job, path, "'runner' of !Job must be a runner's name (gator runners)", "runner")
+            job.runner = None
+            return
+        if job.shell and job.runner != "shell":
+            self.report(job, path, f"'shell: true' and 'runner: {job.runner}' contradict each other", "shell")
+        # Whether the runner is installed, and takes these runner_args, is checked
+        # before the run starts (gator_core.runtime.runner), where plugins are known.
 
     def resources(self, job: Job, path: str) -> None:
         if not isinstance(job.resources, list):

@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from helpers import gator, gator_processes, node, units, wait_for, write
+from helpers import gator, gator_processes, logs, node, units, wait_for, write
 
 from gator_core import ChildEvent, EventKind, LaunchRequest, Resources, SchedulerContext
 
@@ -269,3 +269,23 @@ def test_time_limits_stop_a_job_and_a_group_with_the_result_timeout(
     assert tree["jobs"]["failed"] == 2 and tree["result"] == "fail"
     assert not gator_processes(marker)
     assert time.monotonic() - started < units(120)
+
+
+def test_runners_start_jobs_through_a_shell_or_python(scheduler_name, scheduler_env, scheduler_args, tmp_path):
+    """What a runner builds is started by the wrapper wherever the scheduler put it."""
+    spec = write(tmp_path / "s.yaml", """
+!JobGroup
+  id: top
+  jobs:
+  - !Job {id: sh, command: 'echo "sum=$(($1 + $2)) n=$#"', args: ["2", "3"], shell: true}
+  - !Job {id: py, command: 'platform:python_version', runner: python}
+  - !Job {id: raises, command: 'json:loads', args: ['not json'], runner: python}
+""")
+    gator("run", spec, "-t", tmp_path / "t", "--scheduler", scheduler_name, *scheduler_args, env=scheduler_env,
+          cwd=tmp_path, check=1)
+    tree = json.loads(gator("show", tmp_path / "t", "--json", check=0).stdout)
+    assert logs(tmp_path / "t", "top.sh") == ["sum=5 n=2"]
+    assert node(tree, "top.py")["result"] == "pass"
+    raises = node(tree, "top.raises")
+    assert raises["result"] == "fail" and raises["exit_code"] == 1
+    assert any("JSONDecodeError" in line for line in logs(tmp_path / "t", "top.raises", "--severity", "error"))
