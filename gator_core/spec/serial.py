@@ -89,6 +89,11 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
+# Fields that hold plain data, never spec objects: taken as they are, so that a
+# variable or runner option called "tag" is not read as a tagged object.
+_PLAIN_FIELDS = frozenset({"env", "args", "runner_args"})
+
+
 def from_dict(data: Any) -> Any:
     """Inverse of :func:`to_dict`.  Raises ``ValueError`` on unknown tags or fields."""
     if isinstance(data, dict) and "tag" in data:
@@ -101,7 +106,7 @@ def from_dict(data: Any) -> Any:
                 continue
             if key not in cls.FIELDS:  # type: ignore[attr-defined]
                 raise ValueError(f"unknown field {key!r} of {cls.__name__}")
-            kwargs[key] = from_dict(value)
+            kwargs[key] = value if key in _PLAIN_FIELDS else from_dict(value)
         return cls(**kwargs)
     if isinstance(data, list):
         return [from_dict(item) for item in data]

@@ -154,3 +154,10 @@ def test_spec_error_lists_all_issues_in_order():
     lines = str(info.value).splitlines()
     assert lines[-1] == "3 errors in spec"
     assert [line.split(":")[1] for line in lines[:-1]] == sorted(line.split(":")[1] for line in lines[:-1])
+
+
+def test_a_variable_called_tag_survives_the_wire_form():
+    """to_dict marks spec objects with "tag": plain mappings (env, runner_args) must not be read as one."""
+    job = Job(id="a", command="x", env={"tag": "v1", "other": None}, runner="container",
+              runner_args={"image": "alpine", "tag": "3.19"})
+    assert from_dict(json.loads(json.dumps(to_dict(job)))) == job
