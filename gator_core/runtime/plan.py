@@ -1,11 +1,12 @@
 """Planning a tier's children: ids, paths, directories, environment and dependencies.
 
 Pure functions over the spec, so they are tested without processes.  A
-``!JobGroup`` has one child per entry of ``jobs``; a ``!JobArray`` repeats
-its ``jobs`` ``repeats`` times, naming each element ``<id>_<index>`` as the
-seed system did.  Inside an array, dependencies between template jobs hold
-within one repetition: ``run`` with ``on_pass: [build]`` waits for the
-``build`` of its own index.
+``!JobGroup`` has one child per entry of ``jobs``; a ``!JobArray`` runs its
+``jobs`` once per element: ``repeats`` times, naming each child
+``<id>_<index>`` as the seed system did, or once per combination of its
+``matrix``, naming each ``<id>_<values>``.  Inside an array, dependencies
+between template jobs hold within one element: ``run`` with ``on_pass:
+[build]`` waits for the ``build`` of its own index.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import Any
 
 from gator_core.spec.deps import CONDITIONS, DepTarget, resolve_dependency
 from gator_core.spec.model import Job, JobArray, JobGroup, Node, expand_children, kind_of
+from gator_core.spec.params import Element, child_scope, element_count, substitute_node
 from gator_core.states import ChildState
 
-__all__ = ["Child", "plan_children", "count_jobs", "child_layer", "child_rules", "child_parsers", "resolve_cwd"]
+__all__ = ["Child", "plan_children", "count_jobs", "child_layer", "child_rules", "child_parsers", "resolve_cwd",
+           "child_params"]
 
 
 @dataclass(eq=False, slots=True)
@@ -51,11 +54,11 @@ class Child:
 
 
 def count_jobs(node: Node) -> int:
-    """How many jobs a subtree runs (arrays multiply)."""
+    """How many jobs a subtree runs (arrays multiply, by ``repeats`` or their matrix)."""
     if isinstance(node, Job):
         return 1
     inner = sum(count_jobs(child) for child in node.jobs)
-    return inner * node.repeats if isinstance(node, JobArray) else inner
+    return inner * element_count(node) if isinstance(node, JobArray) else inner
 
 
 def plan_children(spec: JobGroup | JobArray) -> list[Child]:
@@ -113,3 +116,14 @@ def resolve_cwd(parent_cwd: list[str], node: Node) -> list[str]:
     if not node.cwd:
         return parent_cwd
     return [*parent_cwd, node.cwd]
+
+
+def child_params(parent_params: dict[str, str], child: Child, elements: list[Element] | None
+                 ) -> tuple[dict[str, str], Node]:
+    """The params a child sees (its parent's, its own, and for an element of a matrix array
+    the element's values), and the child's node with ``{{ name }}`` put in its own command,
+    args, cwd and env (the template itself when it has none).  Its children are left as
+    they are: the child's own tier puts in theirs, with these params passed down."""
+    values = elements[child.index].values if elements is not None and child.index is not None else None
+    params = child_scope(parent_params, child.node, values)
+    return params, substitute_node(child.node, params)

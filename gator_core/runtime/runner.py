@@ -32,6 +32,7 @@ from gator_core.runtime.tier import ChangeSink, Tier
 from gator_core.sched.contract import Resources, Scheduler, SchedulerContext
 from gator_core.spec import Job, JobArray, JobGroup, Node, dump_spec, load_spec, root_path, validate
 from gator_core.spec.model import child_id
+from gator_core.spec.params import child_scope, override_params, substitute_node
 from gator_core.store.liveness import HEARTBEAT, OWNER, owner_record
 from gator_core.store.readback import NodeResult, load_results
 from gator_core.store.summary import Summary
@@ -180,6 +181,7 @@ async def run_async(
     rerun: Rerun | None = None,
     launch_dir: str | None = None,
     observers: Sequence[RunObserver] = (),
+    params: Mapping[str, Any] | None = None,
 ) -> RunOutcome:
     """Run a tree and return its outcome.  See :func:`run`."""
     if interval <= 0:
@@ -187,6 +189,8 @@ async def run_async(
     if seed is None:
         seed = secrets.randbelow(1 << 31)  # recorded, so that the run can be repeated
     root, source = _load(spec, on_warning)
+    # The top node's params as given: spec.yaml holds them, so a rerun keeps them.
+    root = override_params(root, params or {})
     if isinstance(root, Job):  # a lone job runs under an implicit group
         root = JobGroup(id="root", jobs=[root])
     cls = scheduler_class(scheduler)
@@ -220,8 +224,10 @@ async def run_async(
         scheduler=scheduler, sched_options=options, interval=interval, grace=grace, limits=limits or Limits(),
         seed=seed,
     )
+    scope = child_scope({}, root)  # the top's own params; each tier passes them on, adding its children's
+    top = substitute_node(root, scope)
     node = NodeConfig(path=path, tracking=str(directory),
-                      cwd=[launch_dir, *([root.cwd] if root.cwd else [])],
+                      cwd=[launch_dir, *([top.cwd] if top.cwd else [])], params=scope,
                       rerun_from=str(rerun.earlier) if rerun else None,
                       rerun_only=list(rerun.paths) if rerun else None)
     spec_text = dump_spec(root)
@@ -233,7 +239,7 @@ async def run_async(
     if everyone:
         tee = Tee(console, everyone, lambda text: _say(console, text))
         sink = tee
-    tier = Tier(root, node, run_config, key=path, token=token, sink=sink)
+    tier = Tier(top, node, run_config, key=path, token=token, sink=sink)
     tier.beats = True
     late.update(events=tier.scheduler_context().events, log=tier.message)
     context.tracking = directory
@@ -327,7 +333,8 @@ def run(spec: str | Path | Node, **kwargs: Any) -> NodeResult:
     ``scheduler`` (default ``"local"``), ``sched_args`` (dict of scheduler
     options), ``limits`` (:class:`~gator_core.Limits`), ``interval`` (heartbeat
     seconds), ``grace`` (seconds between SIGTERM and SIGKILL), ``seed`` (the run
-    seed each job's ``GATOR_SEED`` derives from; random when not given).  Raises
+    seed each job's ``GATOR_SEED`` derives from; random when not given), ``params``
+    (values for params of the top node).  Raises
     :class:`~gator_core.SpecError` for a bad spec and
     :class:`~gator_core.UsageError` for bad options, before anything runs.
     """

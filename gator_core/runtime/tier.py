@@ -28,6 +28,7 @@ from gator_core.runtime.dependencies import READY, Dependencies
 from gator_core.runtime.plan import (
     Child,
     child_layer,
+    child_params,
     child_parsers,
     child_rules,
     count_jobs,
@@ -46,6 +47,7 @@ from gator_core.sched.contract import (
     SchedulerContext,
 )
 from gator_core.spec.model import Job, JobArray, JobGroup
+from gator_core.spec.params import array_elements, has_matrix
 from gator_core.spec.serial import to_dict
 from gator_core.states import FAILURES, ChildState, Result, Severity
 from gator_core.store.liveness import HEARTBEAT
@@ -127,6 +129,8 @@ class Tier:
         self.rules = child_rules(node.rules, spec)
         self.parsers = child_parsers(node.parsers, spec)
         self.children = plan_children(spec)
+        # A matrix array's elements: each one's values are params of its children.
+        self.elements = array_elements(spec) if isinstance(spec, JobArray) and has_matrix(spec) else None
         self.by_key = {child.key: child for child in self.children}
         self.deps = Dependencies(spec, self.children, node.watch)
         self._job_counts = [count_jobs(node) for node in spec.jobs]
@@ -416,7 +420,8 @@ class Tier:
         self.message(Severity.WARNING, text)
 
     def _welcome(self, child: Child) -> Welcome:
-        spec = self._spec_cache.get(child.decl)
+        params, own = child_params(self.node.params, child, self.elements)  # own: {{ name }} put in
+        spec = self._spec_cache.get(child.decl) if own is child.node else to_dict(own)
         if spec is None:
             spec = self._spec_cache[child.decl] = to_dict(child.node)
         arrays = list(self.node.arrays)
@@ -425,12 +430,13 @@ class Tier:
         node = NodeConfig(
             path=self._child_path(child),
             tracking=str(self.tracking / child.key),
-            cwd=resolve_cwd(self.node.cwd, child.node),
-            env=child_layer(self.layer, child.node),
+            cwd=resolve_cwd(self.node.cwd, own),
+            env=child_layer(self.layer, own),
             arrays=arrays,
             watch=self.deps.watch_for(child),
             rules=child_rules(self.rules, child.node),
             parsers=child_parsers(self.parsers, child.node),
+            params=params,
             rerun_from=str(Path(self.node.rerun_from) / child.key) if self.node.rerun_from else None,
             rerun_only=self._rerun_below.get(child.key),
         )
@@ -540,7 +546,9 @@ class Tier:
         node = child.node
         resources = Resources.from_spec(node.resources) if isinstance(node, Job) else Resources(cores=0)
         array = None
-        if child.index is not None:
+        # Batch systems name array tasks <template>_<index>: a matrix element, named by its
+        # values, is submitted on its own.
+        if child.index is not None and self.elements is None:
             array = ArrayRef(self.node.path, child.index, self.spec.repeats,  # type: ignore[union-attr]
                              node.id or f"T{child.decl}")
         request = LaunchRequest(

@@ -158,13 +158,14 @@ class Job:
     shell: bool = False  # the command is one /bin/sh -c string (the shell runner)
     runner: str | None = None  # a runner plugin's name (gator runners); exec when unset
     runner_args: dict[str, Any] = field(default_factory=dict)  # options of that runner
+    params: dict[str, Any] = field(default_factory=dict)  # {{ name }} in command, args, cwd and env
     origin: Origin | None = _no_origin()
 
     TAG: ClassVar[str] = "Job"
     # The seed's fields first, in the seed's order (the positional form), then ours.
     FIELDS: ClassVar[tuple[str, ...]] = (
         "id", "env", "cwd", "command", "args", "resources", "on_done", "on_fail", "on_pass",
-        "rules", "parsers", "timeout", "shell", "runner", "runner_args",
+        "rules", "parsers", "timeout", "shell", "runner", "runner_args", "params",
     )
     REQUIRED: ClassVar[tuple[str, ...]] = ("command",)
 
@@ -193,11 +194,13 @@ class JobGroup:
     rules: list[Rule] = field(default_factory=list)
     parsers: list[str] = field(default_factory=list)
     timeout: str | float | None = None  # bounds the whole subtree
+    params: dict[str, Any] = field(default_factory=dict)  # for its own fields and everything below
     origin: Origin | None = _no_origin()
 
     TAG: ClassVar[str] = "JobGroup"
     FIELDS: ClassVar[tuple[str, ...]] = (
         "id", "jobs", "env", "cwd", "on_fail", "on_pass", "on_done", "rules", "parsers", "timeout",
+        "params",
     )
     REQUIRED: ClassVar[tuple[str, ...]] = ()
 
@@ -221,11 +224,17 @@ class JobArray:
     rules: list[Rule] = field(default_factory=list)
     parsers: list[str] = field(default_factory=list)
     timeout: str | float | None = None  # bounds the whole subtree
+    params: dict[str, Any] = field(default_factory=dict)  # for its own fields and everything below
+    # Elements from values: the product of the lists, less exclude, plus include (see spec/params.py).
+    matrix: dict[str, list[Any]] = field(default_factory=dict)
+    exclude: list[dict[str, Any]] = field(default_factory=list)
+    include: list[dict[str, Any]] = field(default_factory=list)
     origin: Origin | None = _no_origin()
 
     TAG: ClassVar[str] = "JobArray"
     FIELDS: ClassVar[tuple[str, ...]] = (
         "id", "repeats", "jobs", "env", "cwd", "on_fail", "on_pass", "on_done", "rules", "parsers", "timeout",
+        "params", "matrix", "exclude", "include",
     )
     REQUIRED: ClassVar[tuple[str, ...]] = ()
 
@@ -248,15 +257,17 @@ def child_id(node: Node, position: int) -> str:
 
 def expand_children(spec: JobGroup | JobArray) -> list[tuple[str, int, int | None, Node]]:
     """The children a group or array runs, in launch order, as ``(key, position of the
-    template in jobs, repetition or None, template)``.  An array repeats its jobs
-    ``repeats`` times and names each element ``<id>_<index>``, as the seed system did."""
-    repeats = spec.repeats if isinstance(spec, JobArray) else None
-    indices: list[int | None] = list(range(repeats)) if repeats is not None else [None]
+    template in jobs, element index or None, template)``.  An array runs its jobs once
+    per element and names each child ``<id>_<element>``: ``<id>_<index>`` for ``repeats``,
+    as the seed system did, and ``<id>_cfg=fast,seed=3`` for a ``matrix``."""
+    if not isinstance(spec, JobArray):
+        return [(child_id(node, position), position, None, node) for position, node in enumerate(spec.jobs)]
+    from .params import array_elements  # it builds on this module
+
     out: list[tuple[str, int, int | None, Node]] = []
-    for index in indices:
+    for element in array_elements(spec):
         for position, node in enumerate(spec.jobs):
-            base = child_id(node, position)
-            out.append((base if index is None else f"{base}_{index}", position, index, node))
+            out.append((f"{child_id(node, position)}_{element.name}", position, element.index, node))
     return out
 
 

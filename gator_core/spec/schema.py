@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .model import Cores, Feature, Job, JobArray, JobGroup, License, Memory, Rule
+from .params import PARAM_NAME
 from .validate import ID_PATTERN
 
 __all__ = ["spec_schema", "FIELD_DOCS"]
@@ -40,6 +41,14 @@ FIELD_DOCS: dict[str, str] = {
     "pattern": "Regular expression searched in each output line.",
     "severity": "debug, info, warning, error or critical.",
     "stream": "stdout, stderr or both (default).",
+    "params": "Params: names and values put in place of {{ name }} in command, args, cwd and env, here "
+              "and in everything below (a node below may give a name again). Not environment variables.",
+    "matrix": "Names and lists of values: the array runs one element per combination (the cartesian "
+              "product), named by its values (cfg=fast,seed=3), each element's values its params.",
+    "exclude": "Combinations to leave out of the matrix: each entry removes every combination that "
+               "has all of its values.",
+    "include": "Combinations to add: an entry is laid over every combination whose matrix values it "
+               "does not change, or else added as a combination of its own.",
     "shell": "Run the command as one /bin/sh -c string (the shell runner); args become $1, $2 ...",
     "runner": "The runner that starts the command (gator runners): exec (default), shell, python "
               "(command: module:function) or a plugin's.",
@@ -58,6 +67,8 @@ def _any_case(*words: str) -> str:
 _ID = {"type": ["string", "integer", "null"], "pattern": ID_PATTERN.pattern}
 _DEPS = {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]}
 _SCALAR = {"type": ["string", "number", "boolean"]}
+_PARAMS = {"type": ["object", "null"], "propertyNames": {"pattern": PARAM_NAME.pattern},
+           "additionalProperties": _SCALAR}
 _TYPES: dict[str, dict[str, Any]] = {
     "id": _ID,
     "env": {"type": ["object", "null"], "additionalProperties": {"type": ["string", "number", "boolean", "null"]}},
@@ -72,6 +83,11 @@ _TYPES: dict[str, dict[str, Any]] = {
     "on_done": _DEPS,
     "rules": {"type": ["array", "null"], "items": {"$ref": "#/$defs/Rule"}},
     "parsers": {"oneOf": [{"type": ["array", "null"], "items": {"type": "string"}}, {"type": "string"}]},
+    "params": _PARAMS,
+    "matrix": {"type": ["object", "null"], "propertyNames": {"pattern": PARAM_NAME.pattern},
+               "additionalProperties": {"type": "array", "items": _SCALAR}},
+    "exclude": {"type": ["array", "null"], "items": {**_PARAMS, "type": "object", "minProperties": 1}},
+    "include": {"type": ["array", "null"], "items": {**_PARAMS, "type": "object", "minProperties": 1}},
     "shell": {"type": "boolean"},
     "runner": {"type": ["string", "null"], "minLength": 1},
     "runner_args": {"type": ["object", "null"]},

@@ -90,8 +90,8 @@ def to_dict(obj: Any) -> Any:
 
 
 # Fields that hold plain data, never spec objects: taken as they are, so that a
-# variable or runner option called "tag" is not read as a tagged object.
-_PLAIN_FIELDS = frozenset({"env", "args", "runner_args"})
+# variable, runner option or param called "tag" is not read as a tagged object.
+_PLAIN_FIELDS = frozenset({"env", "args", "runner_args", "params", "matrix", "exclude", "include"})
 
 
 def from_dict(data: Any) -> Any:

@@ -30,6 +30,7 @@ from .model import (
     Rule,
     child_id,
 )
+from .params import check_params
 
 __all__ = ["validate", "root_path", "ID_PATTERN", "ARCH_ALIASES"]
 
@@ -88,7 +89,8 @@ class _Validator:
         # Values the loader could not read were reported there; check the rest.
         empty: dict[str, Any] = {"env": {}, "args": [], "resources": [], "jobs": [],
                                  "on_pass": [], "on_fail": [], "on_done": [], "repeats": 0,
-                                 "rules": [], "parsers": []}
+                                 "rules": [], "parsers": [], "params": {}, "matrix": {}, "exclude": [],
+                                 "include": []}
         for name in node.FIELDS:
             value = getattr(node, name)
             if _is_invalid(value):
@@ -376,6 +378,7 @@ def validate(root: Node, file: str = "<python>") -> list[SpecIssue]:
         checker.issues.append(SpecIssue(file, 0, 0, "the top of a spec must be a !Job, !JobGroup or !JobArray"))
         return checker.issues
     checker.node(root, root_path(root))
+    check_params(root, root_path(root), checker.report)  # after node(): env and args are text by then
     for cond in CONDITIONS:
         if getattr(root, cond):
             checker.report(root, root_path(root), f"'{cond}' of the top node is ignored: it has no siblings",
