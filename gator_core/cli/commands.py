@@ -174,6 +174,9 @@ def run(
     seed: Annotated[Optional[int], typer.Option(
         "--seed", metavar="N", rich_help_panel=CONTROL_PANEL,
         help="Run seed; every job's GATOR_SEED derives from it (default: random).")] = None,
+    param: Annotated[Optional[list[str]], typer.Option(
+        "--param", metavar="NAME=VALUE", rich_help_panel=CONTROL_PANEL,
+        help="Value of a param of the spec's top node, for {{ NAME }}; repeat for more.")] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
     all_msg: AllMsg = False,
@@ -184,7 +187,7 @@ def run(
 ) -> None:
     """Run a tree of jobs.  'gator SPEC ...' does the same."""
     from gator_core.config import Limits
-    from gator_core.runtime.runner import parse_sched_args
+    from gator_core.runtime.runner import parse_params, parse_sched_args
 
     for name, value in (("--limit-warning", limit_warning), ("--limit-error", limit_error),
                         ("--limit-critical", limit_critical)):
@@ -196,7 +199,7 @@ def run(
              hub=hub, hub_token_file=hub_token_file, notify=notify,
              tracking=tracking, scheduler=scheduler or "local", sched_args=parse_sched_args(sched_arg or []),
              limits=Limits(warning=limit_warning, error=limit_error, critical=limit_critical),
-             interval=interval, grace=grace, seed=seed)
+             interval=interval, grace=grace, seed=seed, params=parse_params(param or []))
 
 
 @app.command(cls=FlagHelpCommand)

@@ -37,7 +37,7 @@ from gator_core.store.liveness import HEARTBEAT, OWNER, owner_record
 from gator_core.store.readback import NodeResult, load_results
 from gator_core.store.summary import Summary
 
-__all__ = ["run", "run_async", "RunOutcome", "prepare_tracking", "parse_sched_args"]
+__all__ = ["run", "run_async", "RunOutcome", "prepare_tracking", "parse_sched_args", "parse_params"]
 
 
 @dataclass
@@ -69,6 +69,18 @@ def parse_sched_args(pairs: list[str] | tuple[str, ...], option: str = "--sched-
         if not sep or not key.strip():
             raise UsageError(f"{option} takes KEY=VALUE, got {pair!r}")
         out[key.strip()] = value.strip()
+    return out
+
+
+def parse_params(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """``["seed=3", "cfg=a=b"]`` to ``{"seed": "3", "cfg": "a=b"}`` (the value is kept as
+    written, after the first '='); UsageError for a pair without '=' or without a name."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--param takes NAME=VALUE, got {pair!r}")
+        out[name.strip()] = value
     return out
 
 
@@ -189,7 +201,7 @@ async def run_async(
     if seed is None:
         seed = secrets.randbelow(1 << 31)  # recorded, so that the run can be repeated
     root, source = _load(spec, on_warning)
-    # The top node's params as given: spec.yaml holds them, so a rerun keeps them.
+    # The top node's params as given (--param): spec.yaml holds them, so a rerun keeps them.
     root = override_params(root, params or {})
     if isinstance(root, Job):  # a lone job runs under an implicit group
         root = JobGroup(id="root", jobs=[root])
@@ -334,7 +346,7 @@ def run(spec: str | Path | Node, **kwargs: Any) -> NodeResult:
     options), ``limits`` (:class:`~gator_core.Limits`), ``interval`` (heartbeat
     seconds), ``grace`` (seconds between SIGTERM and SIGKILL), ``seed`` (the run
     seed each job's ``GATOR_SEED`` derives from; random when not given), ``params``
-    (values for params of the top node).  Raises
+    (values for params of the top node, as ``gator run --param``).  Raises
     :class:`~gator_core.SpecError` for a bad spec and
     :class:`~gator_core.UsageError` for bad options, before anything runs.
     """

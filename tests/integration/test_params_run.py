@@ -1,5 +1,5 @@
 """Params and matrices through the real command line: element ids, values in args and env,
-inheritance through groups, and typos located before anything runs."""
+inheritance through groups, --param, typos located before anything runs, and reruns."""
 
 from __future__ import annotations
 
@@ -98,7 +98,30 @@ def test_params_are_inherited_and_overridden_through_a_group(tmp_path: Path):
     assert logs(tracking, "top.c") == ["top everyone hello"]
 
 
+def test_param_on_the_command_line_overrides_a_top_level_param(tmp_path: Path):
+    (tmp_path / "inner").mkdir()
+    _, tracking, _ = run_spec(tmp_path, GROUPS, "--param", "who=world", "--param", "greeting=hi = there")
+    assert logs(tracking, "top.inner.a") == ["hi = there from inner inner world inner"]
+    assert logs(tracking, "top.inner.b") == ["inner b-only"]  # a param given below still wins there
+    assert logs(tracking, "top.c") == ["top world hi = there"]
+    # spec.yaml holds the values the run used
+    assert "who: world" in (tracking / "spec.yaml").read_text()
 
+
+def test_param_of_a_lone_job(tmp_path: Path):
+    _, tracking, _ = run_spec(tmp_path, "!Job {id: j, params: {n: 1}, command: echo, args: ['n={{ n }}']}",
+                              "--param", "n=42")
+    assert logs(tracking, "root.j") == ["n=42"]
+
+
+def test_param_the_spec_does_not_define_at_the_top_is_a_usage_error(tmp_path: Path):
+    spec = write(tmp_path / "spec.yaml", GROUPS)
+    proc = gator("run", spec, "-t", tmp_path / "t", "--param", "greting=x", cwd=tmp_path, check=2)
+    assert proc.stderr.strip() == ("gator: error: --param greting: the spec's top node has no param 'greting'; "
+                                   "did you mean 'greeting'? (its params: level, who, greeting)")
+    proc = gator("run", spec, "-t", tmp_path / "t", "--param", "who", cwd=tmp_path, check=2)
+    assert "--param takes NAME=VALUE, got 'who'" in proc.stderr
+    assert not (tmp_path / "t" / "spec.yaml").exists()  # nothing ran
 
 
 def test_a_typo_in_a_param_name_fails_with_its_location_before_anything_runs(tmp_path: Path):
@@ -109,4 +132,18 @@ def test_a_typo_in_a_param_name_fails_with_its_location_before_anything_runs(tmp
         "gator: 1 error in spec; nothing was run",
     ]
     assert not (tmp_path / "t" / "spec.yaml").exists()
+
+
+def test_rerun_keeps_the_params_of_the_earlier_run(tmp_path: Path):
+    spec = ("!JobGroup\n  id: top\n  params: {mode: day}\n  jobs:\n"
+            "  - !Job {id: j, command: sh, args: [-c, 'echo mode={{ mode }}; test -e flag']}\n"
+            "  - !Job {id: k, command: echo, args: ['{{ mode }}']}\n")
+    _, tracking, tree = run_spec(tmp_path, spec, "--param", "mode=night", check=1)
+    assert node(tree, "top.j")["result"] == "fail"
+    (tmp_path / "flag").touch()
+    again = tmp_path / "again"
+    gator("rerun", tracking, "--failed", "-t", again, cwd=tmp_path, check=0)
+    assert logs(again, "top.j") == ["mode=night"]
+    shown = json.loads(gator("show", again, "--json", check=0).stdout)
+    assert node(shown, "top.k")["reason"].startswith("passed in")  # carried over, not run again
 
