@@ -147,3 +147,20 @@ def test_rerun_keeps_the_params_of_the_earlier_run(tmp_path: Path):
     shown = json.loads(gator("show", again, "--json", check=0).stdout)
     assert node(shown, "top.k")["reason"].startswith("passed in")  # carried over, not run again
 
+
+def test_the_example_in_the_docs_runs_as_shown(tmp_path: Path):
+    from helpers import ROOT
+
+    tracking = tmp_path / "t"
+    gator("run", ROOT / "examples" / "params_matrix.yaml", "--param", "mode=quick", "--tracking", tracking,
+          cwd=tmp_path, check=0)
+    tree = json.loads(gator("show", tracking, "--json", check=0).stdout)
+    assert tree["jobs"]["total"] == 13 and tree["jobs"]["passed"] == 13
+    assert logs(tracking, "regression.build") == ["building for quick"]
+    assert logs(tracking, "regression.sims.sim_cfg=fast,seed=1") == ["--cfg=fast -O3 --mode=quick --seed=1"]
+    assert logs(tracking, "regression.sims.sim_cfg=tiny,seed=0_5") == ["--cfg=tiny -O0 --mode=quick --seed=0.5"]
+    typo = write(tmp_path / "params_matrix.yaml",
+                 (ROOT / "examples" / "params_matrix.yaml").read_text().replace('"{{ opt }}"', '"{{ otp }}"'))
+    proc = gator("run", typo.name, "--tracking", tmp_path / "t2", cwd=tmp_path, check=2)
+    assert proc.stderr.splitlines()[0] == ("params_matrix.yaml:25:80: error: regression.sims.sim: unknown param "
+                                           "'otp' in args; did you mean 'opt'?")
