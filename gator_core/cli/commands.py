@@ -212,6 +212,9 @@ def rerun(
     job: Annotated[Optional[list[str]], typer.Option(
         "--job", metavar="PATH", rich_help_panel=CONTROL_PANEL,
         help="Run this job again too, whatever its result; repeat for more.")] = None,
+    param: Annotated[Optional[list[str]], typer.Option(
+        "--param", metavar="NAME=VALUE", rich_help_panel=CONTROL_PANEL,
+        help="A new value for a param of the spec's top node; repeat for more.")] = None,
     env: Annotated[Optional[list[str]], typer.Option(
         "--env", metavar="NAME=VALUE", rich_help_panel=CONTROL_PANEL,
         help="Set this variable in the jobs run again (over their own); repeat for more.")] = None,
@@ -244,20 +247,21 @@ def rerun(
 
     from gator_core.config import Limits, RunConfig
     from gator_core.runtime.rerun import apply_overrides, plan_rerun
-    from gator_core.runtime.runner import parse_sched_args
+    from gator_core.runtime.runner import parse_params, parse_sched_args
 
     if not failed and not job:
         _fail("say what to run again: --failed, --job PATH, or both")
     from gator_core.store.readback import find_run
 
     extra_env = parse_sched_args(env or [], option="--env")
+    params = parse_params(param or [])
     try:
         extra_args = [arg for text in append_args or [] for arg in shlex.split(text)]
     except ValueError as exc:
         _fail(f"--append-args: {exc}")
     root, attrs, plan = plan_rerun(find_run(earlier), failed=failed, jobs=job or ())
     root = apply_overrides(root, extra_env, extra_args)
-    overrides = {key: value for key, value in (("jobs", list(job or [])), ("env", extra_env),
+    overrides = {key: value for key, value in (("jobs", list(job or [])), ("params", params), ("env", extra_env),
                                                ("append_args", extra_args),
                                                ("seeds", "new" if new_seeds else "same")) if value}
     plan = replace(plan, overrides=overrides)
@@ -279,7 +283,7 @@ def rerun(
                    f"of {plan.earlier}")
     _execute(root, f"the jobs of {plan.earlier} that did not pass", progress=progress, quiet=quiet,
              verbose=verbose or all_msg, junit=junit, hub=hub, hub_token_file=hub_token_file, notify=notify,
-             tracking=tracking, rerun=plan, **options)
+             tracking=tracking, rerun=plan, params=params, **options)
 
 
 RESULT_NAMES = tuple(result.value for result in Result)

@@ -55,3 +55,19 @@ def test_a_job_that_is_not_in_the_run_is_refused_with_a_suggestion(tmp_path: Pat
     assert "--env takes KEY=VALUE" in proc.stderr
     proc = gator("rerun", earlier, cwd=tmp_path, check=2)
     assert "--failed, --job PATH, or both" in proc.stderr
+
+
+def test_a_param_given_again_changes_what_reruns(tmp_path: Path) -> None:
+    spec = """
+!JobGroup
+  id: top
+  params: {mode: fast}
+  jobs:
+  - !Job {id: a, command: sh, args: [-c, 'echo "mode={{ mode }}"; exit 1']}
+"""
+    _, earlier, _ = run_spec(tmp_path, spec, check=1)
+    rerun(tmp_path, earlier, "slow", "--failed", "--param", "mode=slow")
+    assert logs(tmp_path / "slow", "top.a") == ["mode=slow"]
+    assert "with --param mode=slow" in gator("show", tmp_path / "slow", check=0).stderr
+    proc = gator("rerun", earlier, "--failed", "--param", "mdoe=slow", cwd=tmp_path, check=2)
+    assert "did you mean 'mode'?" in proc.stderr
