@@ -221,8 +221,8 @@ def time_get(hub: Hub, path: str, repeats: int, *, warm: int = 1, keep_alive: bo
 
 def keep_alive_probe(hub: Hub, repeats: int = 9) -> dict[str, float]:
     """``GET /api/health`` on new connections and on one kept-alive connection (as a
-    browser sends a page's stylesheet and script): a server that leaves Nagle's
-    algorithm on answers the second kind about 40 ms late (delayed ACK)."""
+    script's HTTP session sends them): a server that leaves Nagle's algorithm on
+    answers the second kind about 40 ms late (delayed ACK)."""
     fresh = time_get(hub, "/api/health", repeats)["median_s"]
     kept = time_get(hub, "/api/health", repeats, keep_alive=True)["median_s"]
     return {"new_connection_ms": fresh * 1000, "kept_alive_ms": kept * 1000}

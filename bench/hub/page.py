@@ -124,7 +124,7 @@ def _keep_alive(probe: dict[str, float] | None) -> list[str]:
         return []
     late = probe["kept_alive_ms"] - probe["new_connection_ms"]
     note = ""
-    if late > 20:  # the browser fetches the page's stylesheet and script on a kept-alive connection
+    if late > 20:  # every client that keeps its connection (a script's session) waits for it
         note = (f": {late:.0f} ms late, as when Nagle's algorithm meets delayed ACK (no TCP_NODELAY on the "
                 "hub's connections)")
     return [f"      GET /api/health: {probe['new_connection_ms']:.1f} ms on a new connection, "
