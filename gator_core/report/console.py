@@ -111,6 +111,8 @@ class Console:
                 parts.append("(carried over, not run again)")
             elif change.get("duration") is not None:
                 parts.append(human_seconds(change["duration"]))
+            if change.get("attempts"):
+                parts.append(f"(attempt {change['attempts']})")
             if result != "pass" and change.get("reason") and not carried:
                 parts.append(change["reason"])
             if result in FAILURES and is_job:

@@ -48,6 +48,8 @@ def _testcase(job: NodeResult) -> str:
         why = f"{job.result}: {job.reason}" if job.reason and job.result == "cancelled" else job.reason
         body = f"<skipped message={quoteattr(why or job.result)}/>"
     out = f"<system-out>{escape(f'log: {job.log}')}</system-out>" if Path(job.log).exists() else ""
+    if job.attempts:  # retried: how many attempts it took (the last one decided)
+        body = f"<properties><property name=\"attempts\" value=\"{job.attempt_count}\"/></properties>{body}"
     return f"    <testcase {attrs}>{body}{out}</testcase>\n"
 
 

@@ -83,6 +83,9 @@ def print_tree(root: NodeResult, out: TextIO) -> None:
         exit_code = "" if node.exit_code is None else str(node.exit_code)
         if node.kind == "job":
             extra = node.reason or ""
+            if node.attempts:  # retried: the final attempt decided
+                tried = f"{'passed on' if node.result == 'pass' else 'after'} attempt {node.attempt_count}"
+                extra = f"{tried}; {extra}" if extra else tried
         else:
             j = node.jobs
             extra = f"{j.get('passed', 0)}/{j.get('total', 0)} passed"

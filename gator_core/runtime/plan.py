@@ -51,6 +51,7 @@ class Child:
     # the scheduler says what happened, or until ``held_until``.
     held: dict[str, Any] | None = None
     held_until: float = 0.0
+    attempts: list[dict[str, Any]] | None = None  # earlier attempts of a retried job, oldest first
 
 
 def count_jobs(node: Node) -> int:

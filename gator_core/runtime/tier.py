@@ -14,15 +14,17 @@ scheduler says it started, is marked lost with the reason.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from gator_core.backoff import Backoff
 from gator_core.config import NodeConfig, RunConfig, job_seed
 from gator_core.envvars import CHILD_KEY, PARENT_URL, TOKEN
-from gator_core.exceptions import ProtocolError
+from gator_core.exceptions import GatorError, ProtocolError
 from gator_core.job.proctree import describe_status
 from gator_core.runtime.dependencies import READY, Dependencies
 from gator_core.runtime.plan import (
@@ -51,7 +53,7 @@ from gator_core.spec.params import array_elements, has_matrix
 from gator_core.spec.serial import to_dict
 from gator_core.states import FAILURES, ChildState, Result, Severity
 from gator_core.store.liveness import HEARTBEAT
-from gator_core.store.nodestore import LOG_NAME, Store
+from gator_core.store.nodestore import LOG_NAME, Store, StoreReader
 from gator_core.store.summary import (
     FINAL_RESULTS,
     Summary,
@@ -74,6 +76,8 @@ __all__ = ["Tier", "ChangeSink", "CHILD_COMMAND"]
 CHILD_COMMAND = ("-m", "gator_core.child")  # after the interpreter
 LAUNCH_BATCH = 500  # children handed to the scheduler in one call
 KILL_WAIT = 2.0  # seconds children told to kill their jobs at once have to report it
+RETRY_BACKOFF = Backoff(first=1.0, cap=30.0, jitter="equal")  # between attempts of a job
+RETRY_SCAN = 100_000  # messages searched for a retry_on message pattern
 FARM_MARGIN = 60.0  # seconds a batch system's time limit leaves beyond the spec's timeout and grace
 
 
@@ -262,9 +266,16 @@ class Tier:
         self.store.flush()
 
     def _finish(self, child: Child, summary: dict[str, Any], *, carried: bool = False) -> None:
-        """Record a child's final summary and let its dependants move."""
+        """Record a child's final summary and let its dependants move (or, for a job whose
+        failure is worth another attempt, start it again)."""
         if child.state == ChildState.DONE:
             return
+        why = None if carried else self._worth_retrying(child, summary)
+        if why is not None:
+            self._retry(child, summary, why)
+            return
+        if child.attempts:  # the final attempt decides; the earlier ones are kept beside it
+            summary = {**summary, "attempts": child.attempts}
         was_pending = child.state == ChildState.PENDING
         child.state = ChildState.DONE
         child.summary = summary
@@ -288,10 +299,75 @@ class Tier:
             "log": str(self.tracking / child.key / LOG_NAME),
             "messages": summary.get("messages", {}),
             "carried": carried,
+            **({"attempts": len(child.attempts) + 1} if child.attempts else {}),
         })
         self._update_dependants(child)
         self._report_watched()
         self._wake.set()
+
+    # -- retries ----------------------------------------------------------------------------------
+    def _worth_retrying(self, child: Child, summary: dict[str, Any]) -> str | None:
+        """Why a job's failed attempt is worth another (a retry_on rule), or None."""
+        node = child.node
+        if child.kind != "job" or not getattr(node, "retries", 0) or self.stopping:
+            return None
+        if child.state not in (ChildState.LAUNCHED, ChildState.RUNNING):  # it never ran: skipped, cancelled
+            return None
+        if len(child.attempts or ()) >= node.retries:
+            return None
+        result = summary.get("result")
+        for rule in node.retry_on or ["lost"]:
+            if rule in ("lost", "timeout") and result == rule:
+                return rule
+            if isinstance(rule, dict) and result == Result.FAIL:
+                codes = rule.get("exit")
+                if codes is not None and summary.get("exit_code") in (codes if isinstance(codes, list) else [codes]):
+                    return f"exit code {summary.get('exit_code')}"
+                pattern = rule.get("message")
+                if pattern is not None and self._said(child, pattern):
+                    return f"a message matched {pattern!r}"
+        return None
+
+    def _said(self, child: Child, pattern: str) -> bool:
+        """Whether the job's messages (its store, read back) hold ``pattern``."""
+        import re
+
+        regex = re.compile(pattern)
+        try:
+            with StoreReader(self.tracking / child.key) as store:
+                return any(regex.search(row[3]) for row in store.messages(limit=RETRY_SCAN))
+        except GatorError:
+            return False
+
+    def _retry(self, child: Child, summary: dict[str, Any], why: str) -> None:
+        """Keep the failed attempt beside the job's directory and launch the job again
+        after a jittered back-off; its dependants wait for the final attempt."""
+        attempt = len(child.attempts or ()) + 1
+        directory = self.tracking / child.key
+        kept = directory.with_name(f"{child.key}.attempt-{attempt}")
+        try:
+            directory.rename(kept)
+        except OSError as exc:
+            self.message(Severity.WARNING, f"{self._child_path(child)}: cannot keep attempt {attempt} "
+                                           f"({exc}); the next attempt writes over it")
+            kept = directory
+        child.attempts = [*(child.attempts or ()), {
+            "attempt": attempt, "result": summary.get("result"), "reason": summary.get("reason"),
+            "exit_code": summary.get("exit_code"), "started": summary.get("started"),
+            "stopped": summary.get("stopped"), "tracking": str(kept), "native_id": child.native_id,
+            "host": child.host, "retried_for": why}]
+        delay = random.uniform(RETRY_BACKOFF.floor(attempt - 1), RETRY_BACKOFF.ceiling(attempt - 1))
+        self.message(Severity.WARNING, f"{self._child_path(child)}: attempt {attempt} ended {summary.get('result')}"
+                                       f" ({summary.get('reason') or 'no reason'}); {why}: attempt {attempt + 1} "
+                                       f"of {child.node.retries + 1} in {delay:.1f} s")
+        self.active.pop(child.key, None)
+        child.state = ChildState.PENDING
+        child.summary = child.link = child.native_id = child.host = child.exit_event = child.held = None
+        child.started_at = child.exit_at = child.held_until = 0.0
+        child.pending_reason = None
+        self._pending_jobs += self._job_counts[child.decl]
+        self._touch(child)
+        asyncio.get_running_loop().call_later(delay, self._consider, child)
 
     def _final_summary(self, child: Child, result: str, reason: str, *, unstarted: str | None = None
                        ) -> dict[str, Any]:
@@ -357,6 +433,9 @@ class Tier:
         child = self.by_key.get(event.key)
         if child is None or child.state == ChildState.DONE:
             return
+        if child.attempts and (child.state == ChildState.PENDING or (
+                event.native_id and any(event.native_id == old.get("native_id") for old in child.attempts))):
+            return  # news of an earlier attempt of a retried job (its exit, typically)
         kind = event.kind
         if kind is EventKind.SUBMITTED:
             child.native_id = event.native_id

@@ -215,6 +215,7 @@ class AgentScheduler(Scheduler):
         items = []
         for request in requests:
             self._live.add(request.key)
+            self._reported.discard(request.key)  # a retried job: a new child under its old key
             items.append({
                 "key": request.key, "path": request.path, "kind": request.kind, "argv": list(request.argv),
                 "env": dict(request.env), "cwd": request.cwd, "tracking": request.tracking,

@@ -269,6 +269,8 @@ class BatchScheduler(Scheduler):
     async def launch(self, requests: Sequence[LaunchRequest]) -> None:
         for request in requests:
             self._tracked[request.key] = _Tracked(request.key, str(request.log_path))
+            self._cancelled.discard(request.key)  # a retried job: a new child under its old key
+            self._reported.discard(request.key)
         self._queue.extend(group_submissions(requests, self.settings["max_array"]))
         self._wake.set()
 

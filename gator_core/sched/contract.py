@@ -310,7 +310,10 @@ class Scheduler(abc.ABC):
 
     @abc.abstractmethod
     async def launch(self, requests: Sequence[LaunchRequest]) -> None:
-        """Start (or queue) the children.  Report through ``context.events``."""
+        """Start (or queue) the children.  Report through ``context.events``.
+
+        A key may come again after its child ended, even after ``terminate``: a job
+        being retried.  Treat it as a new child; forget what was kept of the old one."""
 
     @abc.abstractmethod
     async def terminate(self, keys: Sequence[str]) -> None:

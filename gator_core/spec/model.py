@@ -158,6 +158,8 @@ class Job:
     shell: bool = False  # the command is one /bin/sh -c string (the shell runner)
     runner: str | None = None  # a runner plugin's name (gator runners); exec when unset
     runner_args: dict[str, Any] = field(default_factory=dict)  # options of that runner
+    retries: int = 0  # attempts after the first, when a failure is worth one (retry_on)
+    retry_on: list[Any] = field(default_factory=list)  # lost, timeout, {exit: [..]}, {message: RE}; [lost]
     params: dict[str, Any] = field(default_factory=dict)  # {{ name }} in command, args, cwd and env
     origin: Origin | None = _no_origin()
 
@@ -165,7 +167,7 @@ class Job:
     # The seed's fields first, in the seed's order (the positional form), then ours.
     FIELDS: ClassVar[tuple[str, ...]] = (
         "id", "env", "cwd", "command", "args", "resources", "on_done", "on_fail", "on_pass",
-        "rules", "parsers", "timeout", "shell", "runner", "runner_args", "params",
+        "rules", "parsers", "timeout", "shell", "runner", "runner_args", "retries", "retry_on", "params",
     )
     REQUIRED: ClassVar[tuple[str, ...]] = ("command",)
 

@@ -49,6 +49,8 @@ FIELD_DOCS: dict[str, str] = {
                "has all of its values.",
     "include": "Combinations to add: an entry is laid over every combination whose matrix values it "
                "does not change, or else added as a combination of its own.",
+    "retries": "Attempts after the first when a failure is worth one (see retry_on).",
+    "retry_on": "What is worth a retry: lost, timeout, {exit: [CODES]}, {message: REGEX}; default [lost].",
     "shell": "Run the command as one /bin/sh -c string (the shell runner); args become $1, $2 ...",
     "runner": "The runner that starts the command (gator runners): exec (default), shell, python "
               "(command: module:function) or a plugin's.",
@@ -88,6 +90,13 @@ _TYPES: dict[str, dict[str, Any]] = {
                "additionalProperties": {"type": "array", "items": _SCALAR}},
     "exclude": {"type": ["array", "null"], "items": {**_PARAMS, "type": "object", "minProperties": 1}},
     "include": {"type": ["array", "null"], "items": {**_PARAMS, "type": "object", "minProperties": 1}},
+    "retries": {"type": "integer", "minimum": 0},
+    "retry_on": {"type": ["array", "null"], "items": {"oneOf": [
+        {"enum": ["lost", "timeout"]},
+        {"type": "object", "properties": {"exit": {"type": "array", "items": {"type": "integer"}}},
+         "required": ["exit"], "additionalProperties": False},
+        {"type": "object", "properties": {"message": {"type": "string", "minLength": 1}},
+         "required": ["message"], "additionalProperties": False}]}},
     "shell": {"type": "boolean"},
     "runner": {"type": ["string", "null"], "minLength": 1},
     "runner_args": {"type": ["object", "null"]},

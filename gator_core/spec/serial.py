@@ -15,7 +15,8 @@ from .model import SPEC_CLASSES, Cores, Feature, JobArray, License, Memory, Node
 __all__ = ["dump_spec", "to_dict", "from_dict"]
 
 _DEFAULTS: dict[str, Any] = {"id": None, "cwd": None, "arch": None, "unit": "MB", "count": 1,
-                             "stream": "both", "timeout": None, "shell": False, "runner": None}
+                             "stream": "both", "timeout": None, "shell": False, "runner": None,
+                             "retries": 0}
 
 
 def _fields(obj: Any) -> list[tuple[str, Any]]:
@@ -91,7 +92,7 @@ def to_dict(obj: Any) -> Any:
 
 # Fields that hold plain data, never spec objects: taken as they are, so that a
 # variable, runner option or param called "tag" is not read as a tagged object.
-_PLAIN_FIELDS = frozenset({"env", "args", "runner_args", "params", "matrix", "exclude", "include"})
+_PLAIN_FIELDS = frozenset({"env", "args", "runner_args", "retry_on", "params", "matrix", "exclude", "include"})
 
 
 def from_dict(data: Any) -> Any:

@@ -210,6 +210,25 @@ class _Validator:
             job.args = clean
         self.resources(job, path)
         self.runner(job, path)
+        self.retries(job, path)
+
+    def retries(self, job: Job, path: str) -> None:
+        """retries: a count; retry_on: lost, timeout, {exit: [codes]} or {message: regex}."""
+        if isinstance(job.retries, bool) or not isinstance(job.retries, int) or job.retries < 0:
+            self.report(job, path, "'retries' of !Job must be a whole number, 0 or more", "retries")
+            job.retries = 0
+        if isinstance(job.retry_on, (str, dict)):
+            job.retry_on = [job.retry_on]
+        if not isinstance(job.retry_on, list):
+            self.report(job, path, "'retry_on' of !Job must be a list", "retry_on")
+            job.retry_on = []
+            return
+        for index, rule in enumerate(job.retry_on):
+            problem = retry_rule_problem(rule)
+            if problem:
+                self.report(job, path, f"retry_on entry {index}: {problem}", "retry_on", index)
+        if job.retry_on and not job.retries:
+            self.report(job, path, "'retry_on' without 'retries' retries nothing: give retries: N", "retry_on")
 
     def runner(self, job: Job, path: str) -> None:
         """shell, runner and runner_args: their types, and that they agree."""
@@ -366,6 +385,28 @@ def root_path(root: Node) -> str:
     if isinstance(root, Job):
         return f"root.{root.id or 'T0'}"
     return str(root.id) if root.id else "root"
+
+
+def retry_rule_problem(rule: Any) -> str | None:
+    """What is wrong with one ``retry_on`` entry, or None."""
+    if rule in ("lost", "timeout"):
+        return None
+    if isinstance(rule, dict) and len(rule) == 1:
+        (kind, value), = rule.items()
+        if kind == "exit":
+            codes = value if isinstance(value, list) else [value]
+            if codes and all(isinstance(code, int) and not isinstance(code, bool) for code in codes):
+                return None
+            return "exit takes a list of exit codes: {exit: [3, 4]}"
+        if kind == "message":
+            if not isinstance(value, str) or not value:
+                return "message takes a regular expression: {message: 'Unable to checkout'}"
+            try:
+                re.compile(value)
+            except re.error as exc:
+                return f"message {value!r} is not a regular expression: {exc}"
+            return None
+    return "must be lost, timeout, {exit: [CODES]} or {message: REGEX}"
 
 
 def validate(root: Node, file: str = "<python>") -> list[SpecIssue]:

@@ -55,6 +55,9 @@ class NodeResult:
     host: str | None = None
     seed: int | None = None  # jobs: their GATOR_SEED
     children: list[NodeResult] = field(default_factory=list)
+    # A retried job's earlier attempts, oldest first (attempt, result, reason, exit_code,
+    # started, stopped, tracking, retried_for); None when it ran once.
+    attempts: list[dict[str, Any]] | None = None
     gone: bool = False  # the top of a run whose `gator run` died (its reason says when)
 
     @property
@@ -69,6 +72,11 @@ class NodeResult:
         if isinstance(value, dict):
             return value.get("max")
         return value
+
+    @property
+    def attempt_count(self) -> int:
+        """How many attempts the job took (1 when it was not retried)."""
+        return len(self.attempts or ()) + 1
 
     @property
     def log(self) -> str:
@@ -109,6 +117,7 @@ class NodeResult:
             "native_id": self.native_id,
             "host": self.host,
             "seed": self.seed,
+            "attempts": self.attempts,
             "children": [child.to_json() for child in self.children],
         }
 
@@ -123,6 +132,7 @@ def _from_summary(node: NodeResult, summary: dict[str, Any]) -> None:
     node.started = summary.get("started")
     node.stopped = summary.get("stopped")
     node.seed = summary.get("seed", node.seed)
+    node.attempts = summary.get("attempts") or None
 
 
 @dataclass(frozen=True)

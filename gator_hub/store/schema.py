@@ -69,6 +69,7 @@ nodes = Table(
     Column("host", Text),
     Column("seed", BigInteger),
     Column("first_errors", JSON),  # the first error and critical messages, as texts
+    Column("attempts", JSON),  # a retried job's earlier attempts (gator show --json's "attempts")
 )
 Index("ix_nodes_parent", nodes.c.run_id, nodes.c.parent)
 Index("ix_nodes_result", nodes.c.run_id, nodes.c.result)

@@ -289,3 +289,30 @@ def test_runners_start_jobs_through_a_shell_or_python(scheduler_name, scheduler_
     raises = node(tree, "top.raises")
     assert raises["result"] == "fail" and raises["exit_code"] == 1
     assert any("JSONDecodeError" in line for line in logs(tmp_path / "t", "top.raises", "--severity", "error"))
+
+
+def test_a_lost_job_is_retried_and_its_final_attempt_decides(scheduler_name, scheduler_env, scheduler_args,
+                                                            tmp_path):
+    """A job whose wrapper is killed (lost, as on a node failure) is launched again by its
+    tier, on every scheduler; the earlier attempt is kept beside it."""
+    counter = Path("/tmp") / f"gator-retry-{uuid.uuid4().hex}"  # the same file for every host of this machine
+    spec = write(tmp_path / "s.yaml", f"""
+!JobGroup
+  id: top
+  jobs:
+  - !Job
+      id: once
+      command: sh
+      args: [-c, 'n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}; [ $n -ge 1 ] || kill -9 $PPID; echo done']
+      retries: 2
+""")
+    try:
+        gator("run", spec, "-t", tmp_path / "t", "--scheduler", scheduler_name, *scheduler_args, "--interval", "1",
+              env=scheduler_env, cwd=tmp_path, check=0, timeout=240)
+    finally:
+        counter.unlink(missing_ok=True)
+    tree = json.loads(gator("show", tmp_path / "t", "--json", check=0).stdout)
+    once = node(tree, "top.once")
+    assert once["result"] == "pass", once
+    assert [attempt["result"] for attempt in once["attempts"]] == ["lost"]
+    assert Path(once["attempts"][0]["tracking"]).name == "once.attempt-1"

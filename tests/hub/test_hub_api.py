@@ -34,7 +34,8 @@ def ingest(client: Any, run_id: str = "run1", **run: Any) -> None:
 
 
 SHOW_KEYS = {"id", "path", "kind", "result", "exit_code", "reason", "messages", "jobs", "metrics", "started",
-             "stopped", "duration", "peak_memory", "tracking", "log", "native_id", "host", "seed", "children"}
+             "stopped", "duration", "peak_memory", "tracking", "log", "native_id", "host", "seed", "attempts",
+             "children"}
 
 
 def test_register_nodes_finish_then_read_the_list_and_the_tree(client: Any) -> None:

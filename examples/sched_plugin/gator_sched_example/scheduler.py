@@ -39,6 +39,7 @@ class PrefixScheduler(Scheduler):
     async def launch(self, requests: Sequence[LaunchRequest]) -> None:
         # Return at once: children wait for a slot in their own task.
         for request in requests:
+            self._cancelled.discard(request.key)  # a retried job comes again under its old key
             task = asyncio.create_task(self._run(request))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
