@@ -22,6 +22,8 @@ from gator_hub.store.schema import details, messages, nodes, runs
 
 __all__ = ["HubStore", "RUN_FIELDS", "NODE_COLUMNS", "make_engine"]
 
+PRUNE_CHUNK = 5  # runs deleted per transaction (a 10,000-job run is 10,000 node rows)
+
 # What the run list shows of each run.
 RUN_FIELDS = ("id", "spec_name", "spec_file", "user", "host", "state", "result", "started", "stopped", "jobs")
 # Node keys of ``gator show --json`` and the column each is kept in.
@@ -164,10 +166,13 @@ class HubStore:
         """:meth:`prune`, returning the ids of the runs removed."""
         cutoff = (time.time() if now is None else now) - older_than_seconds
         old = select(runs.c.id).where(runs.c.stopped.is_not(None), runs.c.stopped < cutoff)
-        with self.engine.begin() as connection:
+        with self.engine.connect() as connection:
             ids = [row.id for row in connection.execute(old)]
-            for start in range(0, len(ids), 500):  # bounded IN lists
-                chunk = ids[start:start + 500]
+        # A transaction per few runs: SQLite has one writer, and a live run's reporter
+        # must not wait behind a year of deletions (its requests time out after 5 s).
+        for start in range(0, len(ids), PRUNE_CHUNK):
+            chunk = ids[start:start + PRUNE_CHUNK]
+            with self.engine.begin() as connection:
                 for table in (messages, details, nodes):
                     connection.execute(delete(table).where(table.c.run_id.in_(chunk)))
                 connection.execute(delete(runs).where(runs.c.id.in_(chunk)))
