@@ -291,10 +291,15 @@ class HubReporter:
         return run.tracking.joinpath(*path[len(run.spec_name) + 1:].split("."))
 
     def _send_end(self) -> None:
-        """The whole tree as the stores hold it (and, when the hub cannot read them, the
-        data of every job not sent yet), then the end."""
+        """The end.  A hub that can read the tracking directory reads the final tree
+        there itself (``reconcile``), so the run's last moments cost one request; to
+        one that cannot, the whole tree as the stores hold it, and the data of every
+        job not sent yet, go first."""
         run = self._run
         assert run is not None and self._end is not None
+        if self._readable:
+            self._call("POST", "/finish", {**self._end, "reconcile": True})
+            return
         upload = read_tracking(run.tracking)
         for start in range(0, len(upload.nodes), BATCH):
             self._call("POST", "/nodes", upload.nodes[start:start + BATCH])

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,13 +29,14 @@ from gator_hub.api import payloads
 from gator_hub.errors import BadRequest, HubError, TooLarge, Unauthorized
 from gator_hub.live import Live
 from gator_hub.store.hubstore import HubStore
-from gator_hub.tracking import holds_run
+from gator_hub.tracking import holds_run, read_tracking
 
 __all__ = ["MAX_BODY", "DEFAULT_LIMIT", "MAX_LIMIT", "create_app"]
 
 MAX_BODY = 16 * 1024 * 1024
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+RECONCILE_BATCH = 1000  # nodes a transaction when the hub reads a run's end itself
 PRUNE_EVERY = 3600.0  # seconds between pruning passes when a retention is set
 log = logging.getLogger("gator_hub")
 
@@ -88,6 +90,23 @@ async def _keep_pruning(hub: HubStore, live: Live, retention: float) -> None:
         except Exception as exc:  # noqa: BLE001 - a failed prune is retried, never fatal
             log.error("hub: pruning failed: %r", exc)
         await asyncio.sleep(PRUNE_EVERY)
+
+
+def reconcile_run(store: HubStore, run_id: str, tracking: str, done: Callable[[], None]) -> None:
+    """Bring a finished run's nodes to what its tracking directory holds (as a push would)."""
+    try:
+        upload = read_tracking(tracking)
+        if upload.run_id != run_id:
+            log.warning("hub: %s now holds run %s, not %s: not reconciled", tracking, upload.run_id, run_id)
+            return
+        for start in range(0, len(upload.nodes), RECONCILE_BATCH):
+            store.upsert_nodes(run_id, upload.nodes[start:start + RECONCILE_BATCH])
+        if upload.end is not None:
+            store.finish_run(run_id, upload.end)
+    except Exception as exc:  # noqa: BLE001 - logged; the run's own last state stays
+        log.error("hub: reading the end of run %s from %s failed: %r", run_id, tracking, exc)
+    finally:
+        done()
 
 
 def create_app(db_url: str, token: str, read_token: str | None = None, *, max_body: int = MAX_BODY,
@@ -150,7 +169,23 @@ def create_app(db_url: str, token: str, read_token: str | None = None, *, max_bo
                        lambda run_id, _data, count: {"nodes": count, **follow(run_id)})
     add_job_data = ingest(payloads.job_data_payload, HubStore.add_job_data,
                           lambda run_id, _data, count: {"messages": count, **follow(run_id)})
-    finish = ingest(payloads.finish_payload, HubStore.finish_run, lambda *_: {})
+    loop: dict[str, asyncio.AbstractEventLoop] = {}  # the serving loop, for threads to publish on
+
+    def finish_run(store: HubStore, run_id: str, data: dict[str, Any]) -> None:
+        reconcile = data.pop("reconcile", False)
+        store.finish_run(run_id, data)
+        record = store.get_run(run_id) if reconcile else {}
+        if record.get("readable") and record.get("tracking"):
+            # The run asked the hub to read its final tree from the tracking directory it can
+            # read, so that the run need not send it all again at its end; done off the request.
+            def publish() -> None:
+                if "running" in loop:
+                    asyncio.run_coroutine_threadsafe(live.publish(run_id), loop["running"])
+
+            threading.Thread(target=reconcile_run, args=(store, run_id, record["tracking"], publish),
+                             name=f"gator-hub-reconcile-{run_id[:8]}", daemon=True).start()
+
+    finish = ingest(payloads.finish_payload, finish_run, lambda *_: {})
 
     async def list_runs(request: Request) -> Response:
         reader(request)
@@ -193,6 +228,7 @@ def create_app(db_url: str, token: str, read_token: str | None = None, *, max_bo
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        loop["running"] = asyncio.get_running_loop()
         pruner = asyncio.ensure_future(_keep_pruning(hub, live, retention)) if retention else None
         yield
         if pruner is not None:

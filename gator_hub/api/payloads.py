@@ -174,6 +174,7 @@ def finish_payload(value: Any) -> dict[str, Any]:
     _field(data, "stopped", _NUMBER, "a run's end")
     _field(data, "state", (str,), "a run's end", nullable=False, choices=RUN_STATES)
     _counts(data, "jobs", "a run's end")
+    _field(data, "reconcile", (bool,), "a run's end")
     return data
 
 
