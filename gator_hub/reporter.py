@@ -40,6 +40,7 @@ from gator_hub.tracking import first_errors, job_data, read_tracking
 __all__ = ["HubReporter", "FLUSH_EVERY", "BACKLOG", "TIMEOUT"]
 
 FLUSH_EVERY = 0.5  # seconds between batches
+FOLLOW_POLL = 1.0  # seconds between requests of a quiet run, for a hub that cannot read its stores
 TIMEOUT = 5.0  # seconds for one request: a slow hub costs the reporter's thread, never the run
 BATCH = 1000  # nodes a request
 BACKLOG = 200_000  # node entries kept unsent before only the end is sent
@@ -100,6 +101,7 @@ class HubReporter:
         self._followed_at: dict[str, int] = {}  # path -> last message id sent
         self._down: str | None = None  # why the hub is unreachable, while it is
         self._said_down = self._said_back = False
+        self._last_call = 0.0
         self._refused: str | None = None  # the hub refused us for good (token)
         self._complete = False  # the whole run, and its end, reached the hub
 
@@ -199,6 +201,7 @@ class HubReporter:
 
     def _call(self, method: str, suffix: str, body: Any) -> dict[str, Any]:
         answer = self.client.call(method, f"{self._base}{suffix}", body)
+        self._last_call = time.monotonic()
         if isinstance(answer, dict) and isinstance(answer.get("follow"), list):
             self._follow = [path for path in answer["follow"] if isinstance(path, str)]
         return answer if isinstance(answer, dict) else {}
@@ -245,6 +248,10 @@ class HubReporter:
             counts = dict(self._jobs)
             self._call("PUT", "", {"jobs": counts})
             self._sent_jobs = counts
+        elif self._readable is False and time.monotonic() - self._last_call >= FOLLOW_POLL:
+            # A hub that cannot read the stores says in its answers which running jobs a
+            # browser follows; a quiet run asks now and then, or it would never hear.
+            self._call("PUT", "", {})
         return False
 
     def _send_nodes(self, nodes: dict[str, dict[str, Any]], failed: list[tuple[str, str]]) -> None:
