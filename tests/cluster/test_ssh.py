@@ -233,7 +233,7 @@ def test_a_host_cut_off_mid_run_loses_its_jobs_and_the_rest_completes(runs: Any,
   id: arr
   repeats: 6
   jobs:
-  - !Job {id: s, command: sh, args: [-c, 'hostname; sleep 8']}
+  - !Job {id: s, command: sh, args: [-c, 'hostname; sleep 20']}
 """, *hosts_args())
     wait_for(lambda: all((n := shown_node(tracking, f"arr.s_{i}")) and n["result"] == "running" and n["host"]
                          for i in range(6)), 60, "all six jobs to run")
@@ -243,7 +243,7 @@ def test_a_host_cut_off_mid_run_loses_its_jobs_and_the_rest_completes(runs: Any,
     subprocess.run(["ip", "link", "set", h1_link, "down"], check=True, timeout=units(10))
     code, out, err = finish(proc, timeout=90)
     assert code == 1, out + err
-    assert time.monotonic() - cut_at < units(40)  # bounded: the other host's jobs end at 8 s
+    assert time.monotonic() - cut_at < units(60)  # bounded: the other host's jobs end at 20 s
     tree = show(tracking)
     for item in jobs_of(tree):
         if item["path"] in on_h1:
