@@ -4,26 +4,12 @@ a real ``gator hub serve`` process."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hubtools import PG_ENV, TOKEN, Server
-
-
-def need_postgres() -> str:
-    """The PostgreSQL URL to test against; skip without one, fail under CI."""
-    url = os.environ.get(PG_ENV)
-    if url:
-        return url
-    why = (f"needs PostgreSQL ({PG_ENV}=postgresql+psycopg://... is not set): as root, run "
-           f"eval \"$(tests/cluster/up.sh)\" first (tests/run-all.sh does)")
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must run the PostgreSQL tests, but it {why}")
-    pytest.skip(why)
+from hubtools import TOKEN, Server, need_postgres, postgres_schema
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -33,20 +19,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'hub.sqlite'}"
         return
-    from sqlalchemy import create_engine, make_url, text
-
-    base = need_postgres()
-    schema = f"hub_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(need_postgres()) as url:
+        yield url
 
 
 @pytest.fixture

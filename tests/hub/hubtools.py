@@ -2,20 +2,55 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import threading
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from helpers import units
 
-__all__ = ["PG_ENV", "TOKEN", "READ_TOKEN", "AUTH", "hub_command", "Server"]
+__all__ = ["PG_ENV", "TOKEN", "READ_TOKEN", "AUTH", "hub_command", "Server", "postgres_schema", "need_postgres"]
 
 PG_ENV = "GATOR_TEST_PG_URL"
 TOKEN = "ingest-token-for-tests"
 READ_TOKEN = "read-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def need_postgres() -> str:
+    """The PostgreSQL URL to test against; skip without one, fail under CI."""
+    url = os.environ.get(PG_ENV)
+    if url:
+        return url
+    why = (f"needs PostgreSQL ({PG_ENV}=postgresql+psycopg://... is not set): as root, run "
+           f"eval \"$(tests/cluster/up.sh)\" first (tests/run-all.sh does)")
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI must run the PostgreSQL tests, but it {why}")
+    pytest.skip(why)
+
+
+@contextlib.contextmanager
+def postgres_schema(base: str) -> Iterator[str]:
+    """A URL of a new, empty PostgreSQL schema in the database at ``base`` (made the
+    connection's search_path), dropped afterwards."""
+    from sqlalchemy import create_engine, make_url, text
+
+    schema = f"hub_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def hub_command(*args: str | Path, env: dict[str, str] | None = None, timeout: float = 60

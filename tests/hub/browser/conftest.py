@@ -5,6 +5,7 @@ they fail instead, as the PostgreSQL tests do."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 from helpers import units
-from hubtools import TOKEN, Server
+from hubtools import TOKEN, Server, need_postgres, postgres_schema
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
@@ -76,15 +77,19 @@ def screenshots(request: pytest.FixtureRequest) -> Path:
     return directory
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A real hub on a new SQLite database, with the ingest token of the tests."""
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A real hub on a new database (SQLite, and a PostgreSQL schema), with the ingest
+    token of the tests."""
     need_browser()  # no hub to start when the browser tests cannot run
     root = tmp_path_factory.mktemp("hub")
     token_file = root / "hub.token"
     token_file.write_text(TOKEN + "\n")
-    server = Server(f"sqlite:///{root / 'hub.sqlite'}", token_file)
-    try:
-        yield server
-    finally:
-        server.stop()
+    with contextlib.ExitStack() as stack:
+        url = (f"sqlite:///{root / 'hub.sqlite'}" if request.param == "sqlite"
+               else stack.enter_context(postgres_schema(need_postgres())))
+        server = Server(url, token_file)
+        try:
+            yield server
+        finally:
+            server.stop()
