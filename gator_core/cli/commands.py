@@ -77,6 +77,9 @@ AllMsg = Annotated[bool, typer.Option(
     "--all-msg", rich_help_panel=OUTPUT_PANEL, help="The same as --verbose (the seed system's spelling).")]
 Junit = Annotated[Optional[Path], typer.Option(
     "--junit", metavar="FILE", rich_help_panel=OUTPUT_PANEL, help="Write a JUnit XML report.")]
+Param = Annotated[Optional[list[str]], typer.Option(
+    "--param", metavar="NAME=VALUE", rich_help_panel=CONTROL_PANEL,
+    help="Value of a param of the spec's top node, for {{ NAME }}; repeat for more.")]
 Hub = Annotated[Optional[str], typer.Option(
     "--hub", metavar="URL", rich_help_panel=HUB_PANEL, envvar="GATOR_HUB", show_envvar=False,
     help="Report the run live to this hub: http://host:port or host:port (default: $GATOR_HUB).")]
@@ -174,9 +177,7 @@ def run(
     seed: Annotated[Optional[int], typer.Option(
         "--seed", metavar="N", rich_help_panel=CONTROL_PANEL,
         help="Run seed; every job's GATOR_SEED derives from it (default: random).")] = None,
-    param: Annotated[Optional[list[str]], typer.Option(
-        "--param", metavar="NAME=VALUE", rich_help_panel=CONTROL_PANEL,
-        help="Value of a param of the spec's top node, for {{ NAME }}; repeat for more.")] = None,
+    param: Param = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
     all_msg: AllMsg = False,
@@ -212,9 +213,7 @@ def rerun(
     job: Annotated[Optional[list[str]], typer.Option(
         "--job", metavar="PATH", rich_help_panel=CONTROL_PANEL,
         help="Run this job again too, whatever its result; repeat for more.")] = None,
-    param: Annotated[Optional[list[str]], typer.Option(
-        "--param", metavar="NAME=VALUE", rich_help_panel=CONTROL_PANEL,
-        help="A new value for a param of the spec's top node; repeat for more.")] = None,
+    param: Param = None,
     env: Annotated[Optional[list[str]], typer.Option(
         "--env", metavar="NAME=VALUE", rich_help_panel=CONTROL_PANEL,
         help="Set this variable in the jobs run again (over their own); repeat for more.")] = None,

@@ -60,28 +60,28 @@ class RunOutcome:
         return 0 if self.top_result == "pass" else 1
 
 
-def parse_sched_args(pairs: list[str] | tuple[str, ...], option: str = "--sched-arg") -> dict[str, str]:
-    """``["a=1", "license.vcs=4"]`` to a dict; UsageError (naming ``option``) for a pair
-    without '=' or without a name."""
+def _pairs(pairs: list[str] | tuple[str, ...], option: str, shape: str, *, strip: bool) -> dict[str, str]:
+    """``NAME=VALUE`` items to a dict (split at the first '='); UsageError naming ``option``
+    for an item without '=' or without a name."""
     out: dict[str, str] = {}
     for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"{option} takes KEY=VALUE, got {pair!r}")
-        out[key.strip()] = value.strip()
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"{option} takes {shape}, got {pair!r}")
+        out[name.strip()] = value.strip() if strip else value
     return out
+
+
+def parse_sched_args(pairs: list[str] | tuple[str, ...], option: str = "--sched-arg") -> dict[str, str]:
+    """``["a=1", "license.vcs=4"]`` to a dict, values stripped; UsageError (naming
+    ``option``) for a pair without '=' or without a name."""
+    return _pairs(pairs, option, "KEY=VALUE", strip=True)
 
 
 def parse_params(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
     """``["seed=3", "cfg=a=b"]`` to ``{"seed": "3", "cfg": "a=b"}`` (the value is kept as
     written, after the first '='); UsageError for a pair without '=' or without a name."""
-    out: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(f"--param takes NAME=VALUE, got {pair!r}")
-        out[name.strip()] = value
-    return out
+    return _pairs(pairs, "--param", "NAME=VALUE", strip=False)
 
 
 def prepare_tracking(tracking: str | Path | None, base: Path) -> Path:
