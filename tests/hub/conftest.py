@@ -12,6 +12,15 @@ import pytest
 from hubtools import TOKEN, Server, need_postgres, postgres_schema
 
 
+@pytest.fixture
+def token_file(tmp_path: Path) -> Path:
+    """A file holding the tests' ingest token, mode 0600."""
+    path = tmp_path / "ingest.token"
+    path.write_text(TOKEN + "\n")
+    path.chmod(0o600)
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL of an empty database: a new SQLite file, or a new PostgreSQL schema

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
 import threading
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import units
 
-__all__ = ["PG_ENV", "TOKEN", "READ_TOKEN", "AUTH", "hub_command", "Server", "postgres_schema", "need_postgres"]
+__all__ = ["PG_ENV", "TOKEN", "READ_TOKEN", "AUTH", "hub_command", "Server", "postgres_schema", "need_postgres",
+           "get_json"]
 
 PG_ENV = "GATOR_TEST_PG_URL"
 TOKEN = "ingest-token-for-tests"
@@ -51,6 +55,13 @@ def postgres_schema(base: str) -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def get_json(url: str, token: str | None = None) -> Any:
+    """GET ``url`` (with the bearer ``token``, if any) and decode its JSON; HTTPError on a 4xx/5xx."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    with urllib.request.urlopen(request, timeout=units(10)) as answer:
+        return json.loads(answer.read())
 
 
 def hub_command(*args: str | Path, env: dict[str, str] | None = None, timeout: float = 60

@@ -15,14 +15,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers import gator, jobs_of, node, units, wait_for, write
-from hubtools import TOKEN
+from hubtools import TOKEN, get_json
 
 pytestmark = pytest.mark.slow
 
@@ -41,9 +39,7 @@ SPEC = """\
 
 
 def get(url: str) -> Any:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
-    with urllib.request.urlopen(request, timeout=units(10)) as answer:
-        return json.loads(answer.read())
+    return get_json(url, TOKEN)
 
 
 def gator_env(**extra: str) -> dict[str, str]:
@@ -83,14 +79,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def token_file(tmp_path: Path) -> Path:
-    path = tmp_path / "hub.token"
-    path.write_text(TOKEN + "\n")
-    path.chmod(0o600)
-    return path
 
 
 def test_a_run_reports_live_and_ends_as_gator_show_json(tmp_path: Path, server_for: Any, token_file: Path) -> None:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import stat
@@ -12,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import run_spec, units
-from hubtools import TOKEN, hub_command
+from helpers import run_spec
+from hubtools import TOKEN, get_json, hub_command
 
 SPEC = """\
 !JobGroup
@@ -29,26 +28,12 @@ SPEC = """\
 """
 
 
-def get(url: str, token: str | None = None) -> Any:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
-    with urllib.request.urlopen(request, timeout=units(10)) as answer:
-        return json.loads(answer.read())
-
-
 def status_of(url: str, token: str | None = None) -> int:
     try:
-        get(url, token)
+        get_json(url, token)
     except urllib.error.HTTPError as exc:
         return exc.code
     return 200
-
-
-@pytest.fixture
-def token_file(tmp_path: Path) -> Path:
-    path = tmp_path / "ingest.token"
-    path.write_text(TOKEN + "\n")
-    path.chmod(0o600)
-    return path
 
 
 @pytest.mark.slow
@@ -59,15 +44,15 @@ def test_a_pushed_run_reads_back_as_gator_show_json(tmp_path: Path, server_for: 
         pushed = hub_command("push", tracking, "--hub", server.url, "--hub-token-file", token_file)
         assert pushed.returncode == 0, pushed.stderr
         assert "pushed run" in pushed.stdout and "7 nodes" in pushed.stdout
-    runs = get(f"{server.url}/api/runs")["runs"]
+    runs = get_json(f"{server.url}/api/runs")["runs"]
     assert len(runs) == 1
     run = runs[0]
     assert (run["spec_name"], run["state"], run["result"]) == ("nightly", "finished", "fail")
     assert run["jobs"] == shown["jobs"] and run["started"] == shown["started"]
     assert run["stopped"] == shown["stopped"] and run["spec_file"].endswith("spec.yaml")
-    assert get(f"{server.url}/api/runs/{run['id']}") == shown
+    assert get_json(f"{server.url}/api/runs/{run['id']}") == shown
     # the first error of the failed job is kept with it
-    record = get(f"{server.url}/api/runs/{run['id']}?with=run")
+    record = get_json(f"{server.url}/api/runs/{run['id']}?with=run")
     assert record["run"]["argv"][1:3] == ["run", str(tmp_path / "spec.yaml")]
     assert record["run"]["scheduler"] == "local" and record["run"]["seed"] == shown["seed"]
 
@@ -79,7 +64,7 @@ def test_push_errors_are_one_clear_line(tmp_path: Path, server_for: Any, token_f
     wrong = hub_command("push", tracking, "--hub", server.url, env={"GATOR_HUB_TOKEN": "wrong"})
     assert wrong.returncode == 1 and "refused the token (401)" in wrong.stderr
     assert "Traceback" not in wrong.stderr
-    assert get(f"{server.url}/api/runs")["runs"] == []  # still serving, nothing stored
+    assert get_json(f"{server.url}/api/runs")["runs"] == []  # still serving, nothing stored
     gone = hub_command("push", tracking, "--hub", "http://127.0.0.1:9", env={"GATOR_HUB_TOKEN": TOKEN})
     assert gone.returncode == 1 and "unreachable" in gone.stderr and "Traceback" not in gone.stderr
     bad = hub_command("push", tmp_path / "nothing", "--hub", server.url, env={"GATOR_HUB_TOKEN": TOKEN})
@@ -90,7 +75,7 @@ def test_push_errors_are_one_clear_line(tmp_path: Path, server_for: Any, token_f
     assert notoken.returncode == 2 and "GATOR_HUB_TOKEN" in notoken.stderr
     ok = hub_command("push", tracking, "--hub", server.url, env={"GATOR_HUB_TOKEN": TOKEN})
     assert ok.returncode == 0, ok.stderr
-    assert len(get(f"{server.url}/api/runs")["runs"]) == 1
+    assert len(get_json(f"{server.url}/api/runs")["runs"]) == 1
 
 
 def test_serve_creates_a_token_file_with_mode_0600_and_enforces_a_read_token(tmp_path: Path,
@@ -104,12 +89,12 @@ def test_serve_creates_a_token_file_with_mode_0600_and_enforces_a_read_token(tmp
     assert token != read_token
     assert status_of(f"{server.url}/api/runs") == 401
     assert status_of(f"{server.url}/api/runs", "wrong") == 401
-    assert get(f"{server.url}/api/runs", read_token)["runs"] == []
+    assert get_json(f"{server.url}/api/runs", read_token)["runs"] == []
     # a second start reads the same token back rather than making a new one
     server.stop()
     again = server_for(token_file)
     assert token_file.read_text().strip() == token
-    assert get(f"{again.url}/api/runs")["runs"] == []
+    assert get_json(f"{again.url}/api/runs")["runs"] == []
 
 
 def test_prune_on_the_command_line(db_url: str, store: Any) -> None:
