@@ -14,13 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from gator_core.spec.artefacts import resolve_need
 from gator_core.spec.deps import CONDITIONS, DepTarget, resolve_dependency
 from gator_core.spec.model import Job, JobArray, JobGroup, Node, expand_children, kind_of
 from gator_core.spec.params import Element, child_scope, element_count, substitute_node
 from gator_core.states import ChildState
 
 __all__ = ["Child", "plan_children", "count_jobs", "child_layer", "child_rules", "child_parsers", "resolve_cwd",
-           "child_params"]
+           "child_params", "descendant_keys"]
 
 
 @dataclass(eq=False, slots=True)
@@ -34,6 +35,7 @@ class Child:
     node: Node
     kind: str
     deps: list[tuple[str, DepTarget]]
+    needs: list[tuple[str, DepTarget]] = field(default_factory=list)  # (build.binary, its producer)
     state: ChildState = ChildState.PENDING
     summary: dict[str, Any] | None = None
     outcome: str | None = None  # for dependants: pass, fail, skipped (once final)
@@ -52,6 +54,7 @@ class Child:
     held: dict[str, Any] | None = None
     held_until: float = 0.0
     attempts: list[dict[str, Any]] | None = None  # earlier attempts of a retried job, oldest first
+    artefacts: dict[str, list[str]] | None = None  # a finished job's: name -> paths (none: not produced)
 
 
 def count_jobs(node: Node) -> int:
@@ -66,6 +69,7 @@ def plan_children(spec: JobGroup | JobArray) -> list[Child]:
     """One :class:`Child` per child process the tier will start, in launch order."""
     templates = list(spec.jobs)
     resolved: list[list[tuple[str, DepTarget]]] = []
+    needs: list[list[tuple[str, DepTarget]]] = []
     watch: dict[int, set[str]] = {}
     for pos, node in enumerate(templates):
         deps = []
@@ -78,11 +82,36 @@ def plan_children(spec: JobGroup | JobArray) -> list[Child]:
                 if res.target.subpath:
                     watch.setdefault(res.target.sibling, set()).add(".".join(res.target.subpath))
         resolved.append(deps)
+        wanted = []
+        for name in node.needs:
+            need = resolve_need(templates, pos, name)
+            if need.target is None:
+                raise ValueError(need.error)
+            wanted.append((name, need.target))
+            if need.target.subpath:
+                watch.setdefault(need.target.sibling, set()).add(".".join(need.target.subpath))
+        needs.append(wanted)
     watch_lists = {pos: sorted(paths) for pos, paths in watch.items()}
     no_watch: list[str] = []
     return [Child(position=position, key=key, decl=pos, index=index, node=node, kind=kind_of(node),
-                  deps=resolved[pos], watch=watch_lists.get(pos, no_watch))
+                  deps=resolved[pos], needs=needs[pos], watch=watch_lists.get(pos, no_watch))
             for position, (key, pos, index, node) in enumerate(expand_children(spec))]
+
+
+def descendant_keys(node: Node, subpath: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The directories, as keys below ``node``'s own, of the nodes a dotted subpath names
+    (``inner.run``): inside an array, one per element."""
+    found: list[tuple[str, ...]] = [()]
+    for part in subpath:
+        if isinstance(node, Job):
+            return []
+        matches = [(key, template) for key, pos, _index, template in expand_children(node)
+                   if (template.id or f"T{pos}") == part]
+        if not matches:
+            return []
+        found = [prefix + (key,) for prefix in found for key, _ in matches]
+        node = matches[0][1]
+    return found
 
 
 def child_layer(parent_layer: dict[str, str | None], node: Node) -> dict[str, str | None]:

@@ -161,6 +161,9 @@ class Job:
     retries: int = 0  # attempts after the first, when a failure is worth one (retry_on)
     retry_on: list[Any] = field(default_factory=list)  # lost, timeout, {exit: [..]}, {message: RE}; [lost]
     params: dict[str, Any] = field(default_factory=dict)  # {{ name }} in command, args, cwd and env
+    # What it produces: name -> path or glob, relative to its cwd; each must exist when it ends.
+    artefacts: dict[str, Any] = field(default_factory=dict)
+    needs: list[str] = field(default_factory=list)  # artefacts of siblings it uses: build.binary
     origin: Origin | None = _no_origin()
 
     TAG: ClassVar[str] = "Job"
@@ -168,6 +171,7 @@ class Job:
     FIELDS: ClassVar[tuple[str, ...]] = (
         "id", "env", "cwd", "command", "args", "resources", "on_done", "on_fail", "on_pass",
         "rules", "parsers", "timeout", "shell", "runner", "runner_args", "retries", "retry_on", "params",
+        "artefacts", "needs",
     )
     REQUIRED: ClassVar[tuple[str, ...]] = ("command",)
 
@@ -197,12 +201,13 @@ class JobGroup:
     parsers: list[str] = field(default_factory=list)
     timeout: str | float | None = None  # bounds the whole subtree
     params: dict[str, Any] = field(default_factory=dict)  # for its own fields and everything below
+    needs: list[str] = field(default_factory=list)  # artefacts of siblings, for every job below
     origin: Origin | None = _no_origin()
 
     TAG: ClassVar[str] = "JobGroup"
     FIELDS: ClassVar[tuple[str, ...]] = (
         "id", "jobs", "env", "cwd", "on_fail", "on_pass", "on_done", "rules", "parsers", "timeout",
-        "params",
+        "params", "needs",
     )
     REQUIRED: ClassVar[tuple[str, ...]] = ()
 
@@ -231,12 +236,13 @@ class JobArray:
     matrix: dict[str, list[Any]] = field(default_factory=dict)
     exclude: list[dict[str, Any]] = field(default_factory=list)
     include: list[dict[str, Any]] = field(default_factory=list)
+    needs: list[str] = field(default_factory=list)  # artefacts of siblings, for every job below
     origin: Origin | None = _no_origin()
 
     TAG: ClassVar[str] = "JobArray"
     FIELDS: ClassVar[tuple[str, ...]] = (
         "id", "repeats", "jobs", "env", "cwd", "on_fail", "on_pass", "on_done", "rules", "parsers", "timeout",
-        "params", "matrix", "exclude", "include",
+        "params", "matrix", "exclude", "include", "needs",
     )
     REQUIRED: ClassVar[tuple[str, ...]] = ()
 

@@ -1,7 +1,7 @@
 """Parameters and matrices: ``{{ name }}`` substitution and the elements of a matrix array.
 
 ``params`` on any node is a mapping of names to values.  A node's params
-apply to its own ``command``, ``args``, ``cwd`` and ``env`` and to
+apply to its own ``command``, ``args``, ``cwd``, ``env`` and ``artefacts`` and to
 everything below it; a node below may give a name again, and then its value
 wins there.  A ``!JobArray`` with a ``matrix`` (or an ``include``) runs one
 element per combination of values, and every element's values are params of
@@ -55,7 +55,7 @@ _PLACEHOLDER = re.compile(
 # What an element id keeps of a value; everything else becomes '_' (ids are path parts).
 _UNSAFE = re.compile(r"[^A-Za-z0-9_+\-]")
 MAX_KEY = 255  # a child's key is the name of its tracking directory
-SUBSTITUTED = ("command", "args", "cwd", "env")  # the fields {{ }} applies to
+SUBSTITUTED = ("command", "args", "cwd", "env", "artefacts")  # the fields {{ }} applies to
 
 
 def _text(value: Any) -> str | None:
@@ -97,6 +97,7 @@ def _own_texts(node: Node) -> list[str]:
         if isinstance(node.command, str):
             texts.append(node.command)
         texts.extend(arg for arg in node.args if isinstance(arg, str))
+        texts.extend(value for value in node.artefacts.values() if isinstance(value, str))
     texts.extend(value for value in node.env.values() if isinstance(value, str))
     return texts
 
@@ -122,6 +123,8 @@ def substitute_node(node: Node, scope: Mapping[str, str]) -> Node:
         if isinstance(node.command, str):
             changes["command"] = substitute(node.command, scope)
         changes["args"] = [substitute(arg, scope) if isinstance(arg, str) else arg for arg in node.args]
+        changes["artefacts"] = {name: substitute(value, scope) if isinstance(value, str) else value
+                                for name, value in node.artefacts.items()}
     return replace(node, **changes)
 
 
@@ -378,6 +381,8 @@ class _Checker:
         if isinstance(node, Job):
             fields.append(("command", None, node.command))
             fields.extend(("args", pos, arg) for pos, arg in enumerate(node.args))
+            if isinstance(node.artefacts, dict):
+                fields.extend(("artefacts", pos, value) for pos, value in enumerate(node.artefacts.values()))
         fields.extend(("env", pos, value) for pos, value in enumerate(node.env.values()))
         for field, index, text in fields:
             if not isinstance(text, str):

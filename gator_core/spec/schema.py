@@ -55,6 +55,11 @@ FIELD_DOCS: dict[str, str] = {
     "runner": "The runner that starts the command (gator runners): exec (default), shell, python "
               "(command: module:function) or a plugin's.",
     "runner_args": "Options of the runner (each runner says which it takes).",
+    "artefacts": "What the job produces: names and paths (or globs) relative to its cwd. Each must "
+                 "exist when the job ends, or it fails; their sizes and hashes are kept.",
+    "needs": "Artefacts of siblings this uses, as <sibling>.<artefact> (build.binary): it waits for "
+             "that job to pass, and everything below gets the paths as {{ artefacts.build.binary }} "
+             "and $GATOR_ARTEFACT_BUILD_BINARY.",
     "timeout": "Time limit: seconds, or a number with s, m, h or d (90m).  A job past it is stopped "
                "(SIGTERM, then SIGKILL after the grace period) with the result 'timeout'; on a group "
                "or array it bounds the whole subtree.",
@@ -97,6 +102,9 @@ _TYPES: dict[str, dict[str, Any]] = {
          "required": ["exit"], "additionalProperties": False},
         {"type": "object", "properties": {"message": {"type": "string", "minLength": 1}},
          "required": ["message"], "additionalProperties": False}]}},
+    "artefacts": {"type": ["object", "null"], "propertyNames": {"pattern": PARAM_NAME.pattern},
+                  "additionalProperties": {"type": "string", "minLength": 1}},
+    "needs": _DEPS,
     "shell": {"type": "boolean"},
     "runner": {"type": ["string", "null"], "minLength": 1},
     "runner_args": {"type": ["object", "null"]},

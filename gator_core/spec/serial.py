@@ -92,7 +92,8 @@ def to_dict(obj: Any) -> Any:
 
 # Fields that hold plain data, never spec objects: taken as they are, so that a
 # variable, runner option or param called "tag" is not read as a tagged object.
-_PLAIN_FIELDS = frozenset({"env", "args", "runner_args", "retry_on", "params", "matrix", "exclude", "include"})
+_PLAIN_FIELDS = frozenset({"env", "args", "runner_args", "retry_on", "params", "matrix", "exclude", "include",
+                           "artefacts", "needs"})
 
 
 def from_dict(data: Any) -> Any:

@@ -16,6 +16,7 @@ from gator_core.exceptions import SpecIssue
 from gator_core.states import SEVERITY_KEYS
 from gator_core.textutil import did_you_mean, parse_duration
 
+from .artefacts import ARTEFACT_NAME, check_artefact_references, resolve_need
 from .deps import CONDITIONS, find_cycles, resolve_dependency
 from .model import (
     MEMORY_UNITS,
@@ -90,7 +91,7 @@ class _Validator:
         empty: dict[str, Any] = {"env": {}, "args": [], "resources": [], "jobs": [],
                                  "on_pass": [], "on_fail": [], "on_done": [], "repeats": 0,
                                  "rules": [], "parsers": [], "params": {}, "matrix": {}, "exclude": [],
-                                 "include": []}
+                                 "include": [], "needs": [], "artefacts": {}}
         for name in node.FIELDS:
             value = getattr(node, name)
             if _is_invalid(value):
@@ -119,12 +120,13 @@ class _Validator:
             except ValueError as exc:
                 self.report(node, path, f"'timeout' of !{tag}: {exc}", "timeout")
                 node.timeout = None
-        for cond in CONDITIONS:
+        for cond in (*CONDITIONS, "needs"):
             value = getattr(node, cond)
             if isinstance(value, str):
                 setattr(node, cond, [value])
             elif not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                self.report(node, path, f"'{cond}' must be a list of sibling ids", cond)
+                what = "<job>.<artefact> names" if cond == "needs" else "sibling ids"
+                self.report(node, path, f"'{cond}' must be a list of {what}", cond)
                 setattr(node, cond, [])
         self.output_rules(node, path)
         if isinstance(node, Job):
@@ -211,6 +213,26 @@ class _Validator:
         self.resources(job, path)
         self.runner(job, path)
         self.retries(job, path)
+        self.artefacts(job, path)
+
+    def artefacts(self, job: Job, path: str) -> None:
+        """artefacts: names (usable in variable names) and paths or globs, as text."""
+        if not isinstance(job.artefacts, dict):
+            self.report(job, path, "'artefacts' of !Job must be a mapping of names to paths", "artefacts")
+            job.artefacts = {}
+            return
+        clean: dict[str, str] = {}
+        for pos, (name, value) in enumerate(job.artefacts.items()):
+            if not isinstance(name, str) or not ARTEFACT_NAME.match(name):
+                self.report(job, path, f"artefact name {name!r} may hold only letters, digits and '_', "
+                            "and must not start with a digit", "artefacts", pos)
+                continue
+            text = _scalar_text(value)
+            if text is None or not text.strip():
+                self.report(job, path, f"artefact '{name}' must be a path or a glob", "artefacts", pos)
+                continue
+            clean[name] = text
+        job.artefacts = clean
 
     def retries(self, job: Job, path: str) -> None:
         """retries: a count; retry_on: lost, timeout, {exit: [codes]} or {message: regex}."""
@@ -360,6 +382,14 @@ class _Validator:
                         self.report(child, child_path, res.note, cond, index, severity="warning")
                     assert res.target is not None
                     edges[pos].add(res.target.sibling)
+            for index, name in enumerate(child.needs):
+                need = resolve_need(jobs, pos, name)
+                if need.error or need.target is None:
+                    self.report(child, child_path, str(need.error), "needs", index)
+                    continue
+                if need.note:
+                    self.report(child, child_path, need.note, "needs", index, severity="warning")
+                edges[pos].add(need.target.sibling)
         for cycle in find_cycles(edges):
             names = [child_id(jobs[p], p) for p in cycle]
             first = jobs[cycle[0]]
@@ -367,7 +397,7 @@ class _Validator:
                 first,
                 f"{path}.{names[0]}" if path else names[0],
                 "dependency cycle: " + " -> ".join(names + [names[0]]),
-                next((c for c in CONDITIONS if getattr(first, c)), None),
+                next((c for c in (*CONDITIONS, "needs") if getattr(first, c)), None),
             )
 
 
@@ -420,7 +450,8 @@ def validate(root: Node, file: str = "<python>") -> list[SpecIssue]:
         return checker.issues
     checker.node(root, root_path(root))
     check_params(root, root_path(root), checker.report)  # after node(): env and args are text by then
-    for cond in CONDITIONS:
+    check_artefact_references(root, root_path(root), checker.report)
+    for cond in (*CONDITIONS, "needs"):
         if getattr(root, cond):
             checker.report(root, root_path(root), f"'{cond}' of the top node is ignored: it has no siblings",
                            cond, severity="warning")

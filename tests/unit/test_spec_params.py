@@ -386,13 +386,14 @@ def test_python_api_round_trips_params_and_matrices():
 
 
 def test_positional_form_takes_the_new_fields_after_the_old_ones():
-    """The seed's positional order is unchanged: params (and the matrix) come last."""
+    """The seed's positional order is unchanged: params (and the matrix), then the
+    artefact fields, come after it."""
     job = loads_spec("!Job [a, {}, null, echo, [x]]")
     assert (job.id, job.command, job.args, job.params) == ("a", "echo", ["x"], {})
     fields = Job.FIELDS
-    assert fields[-1] == "params" and fields[:9] == (
+    assert fields[-3:] == ("params", "artefacts", "needs") and fields[:9] == (
         "id", "env", "cwd", "command", "args", "resources", "on_done", "on_fail", "on_pass")
-    assert JobArray.FIELDS[-4:] == ("params", "matrix", "exclude", "include")
+    assert JobArray.FIELDS[-5:] == ("params", "matrix", "exclude", "include", "needs")
     for cls in (Job, JobGroup, JobArray):  # Job("a", {}, None, "echo") fills fields in that order too
         assert tuple(f.name for f in dataclasses.fields(cls) if f.name != "origin") == cls.FIELDS
 
