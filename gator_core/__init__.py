@@ -86,6 +86,8 @@ _EXPORTS: dict[str, str] = {
     "TOKEN": "envvars",
     "HOST_TRACKING": "envvars",
     "HOST_LAUNCH_DIR": "envvars",
+    "HOST_TRACKING_ROOT": "envvars",
+    "HostPaths": "job.hostpaths",
     "LogParser": "job.classify",
     "Runner": "job.runners",
     "JobCommand": "job.runners",

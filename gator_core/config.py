@@ -78,6 +78,8 @@ class NodeConfig:
     rules: list[list[str]] = field(default_factory=list)  # [pattern, severity, stream], closest first
     parsers: list[str] = field(default_factory=list)  # log parser names, closest first
     params: dict[str, str] = field(default_factory=dict)  # {{ name }} values it sees (its own included)
+    # The artefacts it and everything below may use: need (build.binary) -> paths here.
+    artefacts: dict[str, list[str]] = field(default_factory=dict)
     # A rerun: this node's directory in the earlier run, and the paths below this node
     # (relative, dotted) of the jobs to run again; the others are carried over.
     rerun_from: str | None = None

@@ -25,6 +25,7 @@ __all__ = [
     "RELEASE_FD",
     "HOST_TRACKING",
     "HOST_LAUNCH_DIR",
+    "HOST_TRACKING_ROOT",
     "CONTROL_VARIABLES",
     "overlay",
     "expand",
@@ -51,8 +52,11 @@ API_KEY = "GATOR_API_KEY"
 # and the directory that stands for the run's launch directory there.
 HOST_TRACKING = "GATOR_HOST_TRACKING"
 HOST_LAUNCH_DIR = "GATOR_HOST_LAUNCH_DIR"
+# ... and what stands there for the run's tracking directory (artefacts are copied to and
+# from the host under it; see gator_core.job.hostpaths).
+HOST_TRACKING_ROOT = "GATOR_HOST_TRACKING_ROOT"
 CONTROL_VARIABLES = (PARENT_URL, TOKEN, CHILD_KEY, RELEASE_FD, API_ADDRESS, API_KEY, HOST_TRACKING,
-                     HOST_LAUNCH_DIR)
+                     HOST_LAUNCH_DIR, HOST_TRACKING_ROOT)
 
 _VAR = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 

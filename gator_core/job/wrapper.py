@@ -100,6 +100,8 @@ class Wrapper:
         self._limit = parse_duration(job.timeout) if job.timeout is not None else None
         self._limit_at: float | None = None
         self._timed_out = False
+        self._cwd = ""  # where the job ran: its artefacts are found from there
+        self._needed: dict[str, list[str]] | None = None  # the artefacts it needs, as paths here
         self._dirty = False
         self._last_send = time.monotonic()
         self._next_flush = time.monotonic() + FLUSH_INTERVAL
@@ -276,8 +278,27 @@ class Wrapper:
             self._send(Heartbeat())
 
     # -- the job ------------------------------------------------------------------------------
+    def _host_paths(self) -> Any:
+        from gator_core.job.hostpaths import HostPaths
+
+        return HostPaths.from_environment(self.run_config.tracking_root, self.run_config.launch_dir, os.environ)
+
+    def _inputs(self) -> dict[str, list[str]]:
+        """The artefacts the job needs (need -> paths), as this host sees them."""
+        if self._needed is None:
+            from gator_core.job.artefacts import inputs_here
+
+            self._needed = inputs_here(self.node.artefacts, self._host_paths()) if self.node.artefacts else {}
+        return self._needed
+
     def _environment(self) -> dict[str, str]:
         layer = dict(self.node.env)
+        if self.node.artefacts:  # {{ artefacts.build.binary }} in values, and GATOR_ARTEFACT_*
+            from gator_core.spec.artefacts import artefact_environment, substitute_artefacts
+
+            needed = self._inputs()
+            layer = {name: substitute_artefacts(value, needed) if value else value for name, value in layer.items()}
+            layer.update(artefact_environment(needed))
         layer.update(array_variables(self.node.arrays))
         layer["GATOR_JOB_PATH"] = self.node.path
         layer["GATOR_JOB_ID"] = self.key
@@ -287,19 +308,34 @@ class Wrapper:
             layer.update(self._api.environment())
         return job_environment(os.environ, layer)
 
+    def _command(self) -> tuple[str, list[str], list[str]]:
+        """Command, args and cwd parts with the artefacts it needs put in place."""
+        command, args, cwd = self.job.command or "", list(self.job.args), self.node.cwd
+        if not self.node.artefacts:
+            return command, args, cwd
+        from gator_core.spec.artefacts import expand_arg, substitute_artefacts
+
+        needed = self._inputs()
+        command = substitute_artefacts(command, needed)
+        args = [item for arg in args for item in expand_arg(arg, needed)]
+        return command, args, [substitute_artefacts(part, needed) for part in cwd]
+
     def _start(self, env: dict[str, str]) -> JobProcess | str:
-        cwd = expand_path(self.node.cwd, env)
+        command, args, parts = self._command()
+        cwd = expand_path(parts, env)
         if "PWD" in env:
             env = {**env, "PWD": cwd}  # as a shell's cd would: a stale PWD misleads scripts
+        self._cwd = cwd
         if self.job.runner is None and not self.job.shell:  # exec: the common case, kept cheap
-            argv = [expand(self.job.command or "", env), *(expand(a, env) for a in self.job.args)]
+            argv = [expand(command, env), *(expand(a, env) for a in args)]
         else:
             try:
                 runner = runner_class(self.job.runner_name)(self.job.runner_args)
-                prepared = runner.prepare(JobCommand(self.job.command or "", list(self.job.args), env, cwd))
+                prepared = runner.prepare(JobCommand(command, args, env, cwd))
             except (GatorError, ValueError) as exc:
                 return f"the {self.job.runner_name} runner cannot start the job: {exc}"
             argv, env, cwd = prepared.argv, prepared.env, prepared.cwd
+        self._cwd = cwd
         self.store.set_attrs({"argv": argv, "cwd": cwd})
         if not os.path.isdir(cwd):
             return f"cannot enter working directory {cwd}: {os.strerror(errno.ENOENT)}"
@@ -498,6 +534,8 @@ class Wrapper:
         if returncode != 0:
             reasons.append(describe_status(returncode))
         reasons.extend(self.run_config.limits.exceeded(self.counts))
+        if self.job.artefacts and not self._timed_out and self._outside is None and self._stop_reason is None:
+            reasons.extend(self._check_artefacts())
         result = "fail" if reasons else "pass"
         if self._timed_out:
             result, reasons = "timeout", [self._limit_reason()]
@@ -515,6 +553,18 @@ class Wrapper:
             self.store.set_metric(name, value)
         self.store.set_attrs({"stopped": stopped, "result": result, "exit_code": returncode,
                               "reason": summary["reason"], "summary": summary})
+
+    def _check_artefacts(self) -> list[str]:
+        """Find, hash and record the job's artefacts; what was not produced."""
+        from gator_core.job.artefacts import find_artefacts
+
+        paths = self._host_paths()
+        record, problems = find_artefacts(self.job.artefacts, self._cwd or os.getcwd(), self._environment(),
+                                          keep_in=self.node.tracking if paths else None, paths=paths)
+        self.summary["artefacts"] = record
+        for problem in problems:
+            self.message(_ERROR, problem)
+        return problems
 
     def _limit_reason(self) -> str:
         return f"ran past its {duration_text(self.job.timeout)} limit"

@@ -13,7 +13,8 @@ from gator_core.store.nodestore import StoreReader
 from gator_core.store.readback import NodeResult
 from gator_core.textutil import human_bytes, human_seconds
 
-__all__ = ["where", "print_tree", "print_jobs", "print_messages", "print_buckets", "format_metrics", "printable"]
+__all__ = ["where", "print_tree", "print_jobs", "print_messages", "print_buckets", "format_metrics", "printable",
+           "format_artefacts"]
 
 # Shown in their own columns (or summed as MESSAGES and JOBS); the rest are listed.
 _COLUMN_METRICS = ("wall_time", "cpu_time", "peak_memory")
@@ -43,6 +44,19 @@ def format_metrics(metrics: dict[str, Any]) -> str:
         else:
             parts.append(f"{name}={_number(value)}")
     return "  ".join(parts)
+
+
+def format_artefacts(artefacts: dict[str, dict[str, Any]] | None) -> list[str]:
+    """One line per artefact file: ``name: path (size, sha256 <first 12>)``, or why none."""
+    lines = []
+    for name, info in (artefacts or {}).items():
+        files = info.get("files") or []
+        if not files:
+            lines.append(f"{name}: {info.get('pattern')} (not produced)")
+        for item in files:
+            lines.append(f"{name}: {item['path']} ({human_bytes(item.get('size'))}, "
+                         f"sha256 {str(item.get('sha256'))[:12]})")
+    return lines
 
 
 def _cpu(node: NodeResult) -> float | None:
@@ -100,6 +114,8 @@ def print_tree(root: NodeResult, out: TextIO) -> None:
         metrics = format_metrics(node.metrics)
         if metrics:
             out.write(f"{under}metrics: {metrics}\n")
+        for line in format_artefacts(node.artefacts):
+            out.write(f"{under}artefact {line}\n")
 
 
 def print_jobs(jobs: list[NodeResult], out: TextIO) -> None:

@@ -11,7 +11,7 @@ reports; a tier in turn reports the outcomes its own parent asked for in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from gator_core.runtime.plan import Child
@@ -19,9 +19,12 @@ from gator_core.spec.deps import DepTarget
 from gator_core.spec.model import Job, JobArray, JobGroup
 from gator_core.states import ChildState, Result
 
-__all__ = ["Dependencies", "READY"]
+__all__ = ["Dependencies", "READY", "Produced"]
 
 READY = "ready"
+# The paths of a need's artefact as its producer left them: [] when it was not produced,
+# None when that is not known (the producer never ran).
+Produced = Callable[[Child, str, DepTarget], "list[str] | None"]
 
 
 def _combine(outcomes: Iterable[str | None]) -> str | None:
@@ -39,16 +42,18 @@ def _combine(outcomes: Iterable[str | None]) -> str | None:
 class Dependencies:
     """Conditions between the children of one tier, and the outcomes its parent watches."""
 
-    def __init__(self, spec: JobGroup | JobArray, children: Sequence[Child], watch: Sequence[str]) -> None:
+    def __init__(self, spec: JobGroup | JobArray, children: Sequence[Child], watch: Sequence[str],
+                 produced: Produced | None = None) -> None:
         self.spec = spec
         self.watch = list(watch)
+        self.produced = produced
         self.by_place = {(child.decl, child.index): child for child in children}
         self.by_decl: dict[int, list[Child]] = {}
         self.dependants: dict[int, list[Child]] = {}
         for child in children:
             self.by_decl.setdefault(child.decl, []).append(child)
-            for _cond, target in child.deps:
-                self.dependants.setdefault(target.sibling, []).append(child)
+            for target in {target.sibling for _, target in (*child.deps, *child.needs)}:
+                self.dependants.setdefault(target, []).append(child)
         self.sent: dict[str, str] = {}  # watched outcomes already decided
 
     def _id(self, decl: int) -> str:
@@ -86,7 +91,27 @@ class Dependencies:
                 return f"on_pass: '{label}' {self._describe(target, outcome)}"
             elif cond == "on_fail" and outcome != Result.FAIL:
                 return f"on_fail: '{label}' {self._describe(target, outcome)}"
+        for need, target in child.needs:
+            verdict = self._need(child, need, target)
+            if verdict is None:
+                waiting = True
+            elif verdict != READY:
+                return verdict
         return None if waiting else READY
+
+    def _need(self, child: Child, need: str, target: DepTarget) -> str | None:
+        """A need holds once its producer passed with the artefact in place.  A producer
+        below a sibling is read back from its store, so the whole sibling must have ended."""
+        outcome = self.target_outcome(child, target)
+        other = self.by_place.get((target.sibling, child.index))
+        if outcome is None or (target.subpath and other is not None and other.state != ChildState.DONE):
+            return None
+        files = self.produced(child, need, target) if self.produced is not None else None
+        if outcome == Result.PASS:
+            return READY if files else f"needs: artefact '{need}' was not produced"
+        if outcome == Result.FAIL and files == []:
+            return f"needs: artefact '{need}' was not produced"
+        return f"needs: '{need.rpartition('.')[0]}' {self._describe(target, outcome)}"
 
     def dependants_of(self, child: Child) -> list[Child]:
         """Children whose conditions name ``child`` (in arrays: of the same repetition)."""

@@ -34,6 +34,7 @@ from gator_core.runtime.plan import (
     child_parsers,
     child_rules,
     count_jobs,
+    descendant_keys,
     plan_children,
     resolve_cwd,
 )
@@ -48,6 +49,7 @@ from gator_core.sched.contract import (
     Scheduler,
     SchedulerContext,
 )
+from gator_core.spec.deps import DepTarget
 from gator_core.spec.model import Job, JobArray, JobGroup
 from gator_core.spec.params import array_elements, has_matrix
 from gator_core.spec.serial import to_dict
@@ -64,6 +66,7 @@ from gator_core.store.summary import (
     job_counts,
     job_metrics,
     new_summary,
+    summary_artefacts,
     summary_without_report,
     tier_result,
 )
@@ -136,7 +139,11 @@ class Tier:
         # A matrix array's elements: each one's values are params of its children.
         self.elements = array_elements(spec) if isinstance(spec, JobArray) and has_matrix(spec) else None
         self.by_key = {child.key: child for child in self.children}
-        self.deps = Dependencies(spec, self.children, node.watch)
+        self.deps = Dependencies(spec, self.children, node.watch, self._produced)
+        # Siblings whose artefacts someone needs: their children keep them once finished.
+        self._producers = {target.sibling for child in self.children for _, target in child.needs
+                            if not target.subpath}
+        self._read_back: dict[Path, dict[str, list[str]] | None] = {}
         self._job_counts = [count_jobs(node) for node in spec.jobs]
         self._carried, self._rerun_below = split_rerun(self.children, node.rerun_only, node.rerun_from)
         self.store = Store(self.tracking)
@@ -280,6 +287,8 @@ class Tier:
         child.state = ChildState.DONE
         child.summary = summary
         child.outcome = dependency_outcome(summary, child.kind)
+        if child.decl in self._producers:
+            child.artefacts = summary_artefacts(summary)
         child.link = None
         self.active.pop(child.key, None)
         if was_pending:
@@ -412,12 +421,45 @@ class Tier:
         if self.stopping:
             self._cancel(child)
             return
-        verdict = self.deps.check(child) if child.deps else READY
+        verdict = self.deps.check(child) if child.deps or child.needs else READY
         if verdict == READY:
             self._ready.append(child)
             self._wake.set()
         elif verdict is not None:
             self._skip(child, verdict)
+
+    def _produced(self, child: Child, need: str, target: DepTarget) -> list[str] | None:
+        """The paths of ``need``'s artefact for ``child`` (Dependencies.produced): from the
+        producer's final report, or, below a sibling that has ended, from its store."""
+        artefact = need.rpartition(".")[2]
+        other = self.deps.by_place.get((target.sibling, child.index))
+        if other is None:
+            return None
+        if not target.subpath:
+            return None if other.artefacts is None else other.artefacts.get(artefact, [])
+        paths: list[str] = []
+        for keys in descendant_keys(other.node, target.subpath):
+            directory = self.tracking.joinpath(other.key, *keys)
+            if directory not in self._read_back:
+                try:
+                    with StoreReader(directory) as store:
+                        self._read_back[directory] = summary_artefacts(store.attrs().get("summary"))
+                except GatorError:
+                    self._read_back[directory] = None
+            produced = self._read_back[directory]
+            if produced is None or not produced.get(artefact):
+                return None if produced is None else []
+            paths.extend(produced[artefact])
+        return list(dict.fromkeys(paths))  # elements' globs may overlap
+
+    def _artefacts_for(self, child: Child) -> dict[str, list[str]]:
+        """What ``child`` and everything below it may use: our own, then its needs."""
+        if not child.needs:
+            return self.node.artefacts
+        values = dict(self.node.artefacts)
+        for need, target in child.needs:
+            values[need] = self._produced(child, need, target) or []
+        return values
 
     def _update_dependants(self, child: Child) -> None:
         for dependant in self.deps.dependants_of(child):
@@ -516,6 +558,7 @@ class Tier:
             rules=child_rules(self.rules, child.node),
             parsers=child_parsers(self.parsers, child.node),
             params=params,
+            artefacts=self._artefacts_for(child),
             rerun_from=str(Path(self.node.rerun_from) / child.key) if self.node.rerun_from else None,
             rerun_only=self._rerun_below.get(child.key),
         )
@@ -642,6 +685,8 @@ class Tier:
             array=array,
             time_limit=(parse_duration(node.timeout) + self.run_config.grace + FARM_MARGIN
                         if node.timeout is not None else None),
+            inputs=tuple(path for paths in self._artefacts_for(child).values() for path in paths)
+            if child.kind == "job" else (),
         )
         url = self.scheduler.parent_url(request, self.url)
         if url != self.url:

@@ -130,6 +130,10 @@ class LaunchRequest:
     # the spec's timeout plus the grace period plus a margin, so that Gator stops the
     # child first and the farm's limit is only a backstop.  None: no limit.
     time_limit: float | None = None
+    # Files here that the child reads and other jobs made (the artefacts it needs).  A
+    # scheduler whose hosts do not see this machine's files copies them there first, to
+    # the path the child maps them to; one on a shared filesystem ignores them.
+    inputs: tuple[str, ...] = ()
 
     @property
     def log_path(self) -> Path:

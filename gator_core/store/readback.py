@@ -58,6 +58,8 @@ class NodeResult:
     # A retried job's earlier attempts, oldest first (attempt, result, reason, exit_code,
     # started, stopped, tracking, retried_for); None when it ran once.
     attempts: list[dict[str, Any]] | None = None
+    # A job's declared artefacts: name -> {"pattern", "files": [{"path", "size", "sha256"}]}.
+    artefacts: dict[str, dict[str, Any]] | None = None
     gone: bool = False  # the top of a run whose `gator run` died (its reason says when)
 
     @property
@@ -118,6 +120,7 @@ class NodeResult:
             "host": self.host,
             "seed": self.seed,
             "attempts": self.attempts,
+            **({"artefacts": self.artefacts} if self.kind == "job" else {}),
             "children": [child.to_json() for child in self.children],
         }
 
@@ -133,6 +136,7 @@ def _from_summary(node: NodeResult, summary: dict[str, Any]) -> None:
     node.stopped = summary.get("stopped")
     node.seed = summary.get("seed", node.seed)
     node.attempts = summary.get("attempts") or None
+    node.artefacts = summary.get("artefacts") or None
 
 
 @dataclass(frozen=True)

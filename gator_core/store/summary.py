@@ -22,6 +22,7 @@ from typing import Any, NotRequired, TypedDict
 from gator_core.states import FAILURES, SEVERITY_KEYS, Result
 
 __all__ = [
+    "summary_artefacts",
     "Summary",
     "JobCounts",
     "MessageCounts",
@@ -276,3 +277,12 @@ def tier_result(jobs: Mapping[str, int], *, failed: bool) -> Result:
     if jobs.get("cancelled", 0):
         return Result.CANCELLED
     return Result.PASS
+
+
+def summary_artefacts(summary: Mapping[str, Any] | None) -> dict[str, list[str]] | None:
+    """A job's artefacts as its summary records them: name -> paths (empty: not
+    produced).  None when the summary has no record of them (the job never ran)."""
+    recorded = (summary or {}).get("artefacts")
+    if not isinstance(recorded, dict):
+        return None
+    return {name: [item["path"] for item in info.get("files", ())] for name, info in recorded.items()}
