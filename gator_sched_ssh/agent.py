@@ -29,6 +29,7 @@ import asyncio
 import base64
 import json
 import os
+import posixpath
 import signal
 import socket
 import sys
@@ -37,15 +38,18 @@ import time
 import traceback
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from gator_core import (
     HOST_LAUNCH_DIR,
     HOST_TRACKING,
+    HOST_TRACKING_ROOT,
     PARENT_URL,
     Backoff,
     Capacity,
+    HostPaths,
     ResourcePool,
     Resources,
     answer_hello,
@@ -81,6 +85,7 @@ class Request:
     tracking: str
     log: str
     resources: Resources
+    inputs: list[str] = field(default_factory=list)  # artefacts here it needs on its host
     link: HostLink | None = None
     rid: str = ""  # its id with the host's child server
     generation: int = 0  # the connection it was started on
@@ -117,6 +122,10 @@ class SshAgent:
             self.pools[host.name] = ResourcePool(Capacity(slots=host.slots, memory=host.memory))
         self.queue: deque[Request] = deque()
         self.by_id: dict[str, Request] = {}  # remote jobs by their id with their host's server
+        # Jobs whose tracking data is still on their host, by their tracking directory here,
+        # and what waits for it to come back (a job that needs an artefact kept in it).
+        self.coming_back: dict[str, Request] = {}
+        self.after_back: dict[Request, list[Any]] = {}
         self.next_id = 0
         self.clients: list[Client] = []
         self.live: set[Request] = set()
@@ -177,7 +186,8 @@ class SshAgent:
             for item in message["requests"]:
                 request = Request(client, item["key"], item.get("path", item["key"]), item.get("kind", "job"),
                                   list(item["argv"]), dict(item["env"]), item["cwd"], item.get("tracking", ""),
-                                  item["log"], Resources.from_dict(item["resources"]))
+                                  item["log"], Resources.from_dict(item["resources"]),
+                                  inputs=list(item.get("inputs", ())))
                 client.requests[request.key] = request
                 self.queue.append(request)
             self.schedule()
@@ -196,6 +206,10 @@ class SshAgent:
         del request.client.requests[request.key]
         self.release(request)
         self.live.discard(request)
+        if self.coming_back.get(request.tracking) is request:
+            del self.coming_back[request.tracking]
+        for resume in self.after_back.pop(request, ()):
+            resume()
         self.send(request.client, {"key": request.key, **event})
         if not self.live and not self.queue:
             self.idle.set()
@@ -296,25 +310,113 @@ class SshAgent:
         env[PARENT_URL] = f"ws://127.0.0.1:{link.forward_port}{route_path(tier_port)}"
         cwd, log = request.cwd, request.log
         request.remote = None
+        uploads: list[tuple[str, str]] = []
         if not host.shared:
             relative = os.path.relpath(request.tracking, self.tracking_root)
             request.remote = f"{link.workdir}/{self.run_id[:8]}/{relative}"
             env[HOST_TRACKING] = request.remote
             env[HOST_LAUNCH_DIR] = link.workdir
+            env[HOST_TRACKING_ROOT] = self.host_root(link)
             cwd, log = link.workdir, f"{request.remote}/gator.log"
+            producer = self._still_away(request.inputs)
+            if producer is not None:  # what it needs is still on its producer's host
+                self.after_back.setdefault(producer, []).append(lambda: self._resume(request, link))
+                return
+            try:
+                uploads = self.uploads(request, link)
+            except OSError as exc:
+                self.finish(request, {"ev": "failed", "reason": f"{link.host.label}: cannot copy the artefacts "
+                                                                 f"it needs there: {exc}"})
+                return
         # Gator's own child runs in the forked server; any other command as given (the
         # interpreter that runs gator here is the host's own there).
         argv = None
         if list(request.argv[1:]) != list(CHILD_COMMAND):
             head = host.python if request.argv[0] == sys.executable else request.argv[0]
             argv = [head, *request.argv[1:]]
+        start = {"op": "start", "env": env, "cwd": cwd, "log": log, "argv": argv, "collect": request.remote}
+        if uploads:  # the artefacts it needs go first, off the loop's thread
+            threading.Thread(target=self._upload_then_start, args=(request, link, uploads, start),
+                             name=f"put-{request.key}", daemon=True).start()
+            return
+        self.send_start(request, link, start)
+
+    def _resume(self, request: Request, link: HostLink) -> None:
+        """Start a job that waited for its artefacts to come back, unless it was dropped."""
+        if request.client.requests.get(request.key) is not request or request.link is not link:
+            return
+        if request.terminated:
+            self.finish(request, {"ev": "exited", "code": None, "reason": "terminated before it started"})
+        elif not link.up:
+            self.requeue(request)
+        else:
+            self.start_remote(request, link)
+
+    def _still_away(self, inputs: list[str]) -> Request | None:
+        """A job whose tracking data (with the artefacts it kept) has not come back yet,
+        and holds one of ``inputs``."""
+        for path in inputs:
+            directory = os.path.dirname(path)
+            while directory.startswith(self.tracking_root) and directory != self.tracking_root:
+                producer = self.coming_back.get(directory)
+                if producer is not None:
+                    return producer
+                directory = os.path.dirname(directory)
+        return None
+
+    def host_root(self, link: HostLink) -> str:
+        """What stands for the run's tracking directory on a host without its files."""
+        return f"{link.workdir}/{self.run_id[:8]}"
+
+    def uploads(self, request: Request, link: HostLink) -> list[tuple[str, str]]:
+        """The files (here, there) of the artefacts a job needs that its host lacks yet."""
+        paths = HostPaths(self.tracking_root, request.cwd, self.host_root(link), link.workdir)
+        files = []
+        for path in request.inputs:
+            there = paths.to_host(path)
+            if there is None:
+                raise OSError(f"{path} is outside the run's tracking and launch directories")
+            if not os.path.isdir(path):
+                os.stat(path)  # gone since it was produced: say so now
+                files.append((path, there))
+                continue
+            for root, _, names in os.walk(path):
+                for name in names:
+                    local = os.path.join(root, name)
+                    files.append((local, posixpath.join(there, *Path(os.path.relpath(local, path)).parts)))
+        return [(local, remote) for local, remote in files if remote not in link.uploaded]
+
+    def _upload_then_start(self, request: Request, link: HostLink, uploads: list[tuple[str, str]],
+                           start: dict[str, Any]) -> None:
+        try:
+            link.put(uploads)
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            problem = f"{link.host.label}: copying the artefacts it needs there failed: {type(exc).__name__}: {exc}"
+            self.loop.call_soon_threadsafe(self._not_started, request, link, problem)
+            return
+        self.loop.call_soon_threadsafe(self.send_start, request, link, start)
+
+    def _not_started(self, request: Request, link: HostLink, problem: str) -> None:
+        if not link.up:  # lost meanwhile: it goes back in the queue
+            self.requeue(request)
+        else:
+            self.finish(request, {"ev": "failed", "reason": problem})
+
+    def send_start(self, request: Request, link: HostLink, start: dict[str, Any]) -> None:
+        """Ask the host's child server to fork the job (in the loop's thread)."""
+        if request.client.requests.get(request.key) is not request or request.link is not link:
+            return  # requeued while its artefacts were being copied
+        if request.terminated:
+            self.finish(request, {"ev": "exited", "code": None, "reason": "terminated before it started"})
+            return
         self.next_id += 1
         request.rid = str(self.next_id)
         request.generation = link.generation
         self.by_id[request.rid] = request
+        if request.remote is not None:
+            self.coming_back[request.tracking] = request
         try:
-            link.send({"op": "start", "id": request.rid, "env": env, "cwd": cwd, "log": log, "argv": argv,
-                       "collect": request.remote})
+            link.send({**start, "id": request.rid})
         except HostError as exc:
             self.by_id.pop(request.rid, None)
             if not link.up:  # lost before it started: it goes back in the queue
@@ -357,16 +459,18 @@ class SshAgent:
             self.finish(request, {"ev": "failed", "reason": f"{link.host.label}: {message.get('reason')}"})
 
     @staticmethod
-    def _unpack(files: dict[str, str], directory: str) -> str | None:
-        """Write the files a job's host sent back into its tracking directory here."""
+    def _unpack(files: dict[str, list[Any]], directory: str) -> str | None:
+        """Write the files a job's host sent back (``[base64, mode]`` by relative path)
+        into its tracking directory here."""
         try:
-            for relative, data in files.items():
+            for relative, (data, mode) in files.items():
                 path = os.path.normpath(os.path.join(directory, relative))
                 if not path.startswith(os.path.normpath(directory) + os.sep):
                     continue  # nothing outside the job's own directory
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 with open(path, "wb") as handle:
                     handle.write(base64.b64decode(data))
+                os.chmod(path, int(mode) & 0o7777)
         except (OSError, ValueError) as exc:
             return f"could not store its tracking data here: {exc}"
         return None
@@ -447,6 +551,10 @@ class SshAgent:
             except asyncio.TimeoutError:
                 pass
         for link in self.links.values():
+            try:  # what was copied there for jobs goes; a dead host is not waited for
+                await asyncio.wait_for(asyncio.to_thread(link.remove_uploaded), link.connect_timeout)
+            except Exception:  # noqa: BLE001 - best effort at the end of the run
+                pass
             link.close()
         for client in self.clients:
             client.writer.close()

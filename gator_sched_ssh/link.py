@@ -19,6 +19,8 @@ Blocking paramiko code, used from threads of the SSH agent
 from __future__ import annotations
 
 import json
+import os
+import posixpath
 import re
 import selectors
 import shlex
@@ -109,6 +111,7 @@ class HostLink:
         self._lock = threading.Lock()
         self._sftp: paramiko.SFTPClient | None = None
         self._sftp_lock = threading.Lock()
+        self.uploaded: set[str] = set()  # files put on the host for jobs (artefacts they need)
         self._server: paramiko.Channel | None = None  # the host's child server
         self._pending = b""  # what the server said after its first line, before we listened
         self._send_lock = threading.Lock()
@@ -320,17 +323,46 @@ class HostLink:
             client.close()
 
     # -- children ---------------------------------------------------------------------------------
+    def _sftp_session(self) -> paramiko.SFTPClient:
+        """The connection's one SFTP session (opened on first use); hold ``_sftp_lock``."""
+        if self._sftp is None:
+            if self.client is None:
+                raise HostError(f"{self.host.label}: not connected")
+            self._sftp = self.client.open_sftp()
+        return self._sftp
+
     def fetch(self, remote: str, local: str) -> int:
         """Copy a directory tree from the host, then remove it there.  Returns files copied."""
         with self._sftp_lock:
-            if self._sftp is None:
-                if self.client is None:
-                    raise HostError(f"{self.host.label}: not connected")
-                self._sftp = self.client.open_sftp()
-            sftp = self._sftp
+            sftp = self._sftp_session()
             count = _get_tree(sftp, remote, Path(local), skip=(".sqlite-shm",))
             _remove_tree(sftp, remote)
             return count
+
+    def put(self, files: list[tuple[str, str]]) -> None:
+        """Copy files here to paths on the host, making directories and keeping modes (a
+        built binary stays executable).  Each path is remembered in ``uploaded``."""
+        with self._sftp_lock:
+            sftp = self._sftp_session()
+            made: set[str] = set()
+            for local, remote in files:
+                _make_dirs(sftp, posixpath.dirname(remote), made)
+                sftp.put(local, remote)
+                sftp.chmod(remote, stat.S_IMODE(os.stat(local).st_mode))
+                self.uploaded.add(remote)
+
+    def remove_uploaded(self) -> None:
+        """Remove what :meth:`put` copied (at the end of the run); best effort."""
+        with self._sftp_lock:
+            if self.client is None or not self.uploaded:
+                return
+            sftp = self._sftp_session()
+            for remote in sorted(self.uploaded):
+                try:
+                    sftp.remove(remote)
+                except OSError:
+                    pass
+            self.uploaded.clear()
 
     # -- the reverse forward ------------------------------------------------------------------------
     def _forwarded(self, channel: paramiko.Channel, origin: Any, server: Any) -> None:
@@ -407,8 +439,25 @@ def _get_tree(sftp: paramiko.SFTPClient, remote: str, local: Path, skip: tuple[s
             continue
         else:
             sftp.get(source, str(local / entry.filename))
+            os.chmod(local / entry.filename, stat.S_IMODE(entry.st_mode or 0o644))
             count += 1
     return count
+
+
+def _make_dirs(sftp: paramiko.SFTPClient, directory: str, made: set[str]) -> None:
+    """``mkdir -p`` over SFTP (``made``: directories known to exist)."""
+    missing = []
+    while directory and directory not in made and directory != "/":
+        try:
+            sftp.stat(directory)
+            break
+        except FileNotFoundError:
+            missing.append(directory)
+            directory = posixpath.dirname(directory)
+    for path in reversed(missing):
+        sftp.mkdir(path)
+    made.update(missing)
+    made.add(directory)
 
 
 def _remove_tree(sftp: paramiko.SFTPClient, remote: str) -> None:

@@ -41,6 +41,7 @@ import os
 import selectors
 import signal
 import socket
+import stat
 import sys
 import time
 from typing import Any, NoReturn
@@ -54,9 +55,10 @@ INLINE_LIMIT = 1 << 20  # bytes of tracking data sent back in the exited event a
 SKIP = (".sqlite-shm",)  # SQLite's shared-memory index: meaningful only on this host
 
 
-def collect(directory: str, limit: int = INLINE_LIMIT) -> dict[str, str] | None:
-    """The files of a child's tracking directory (base64, by relative path), then
-    the directory is removed; None (and nothing removed) when they exceed ``limit``."""
+def collect(directory: str, limit: int = INLINE_LIMIT) -> dict[str, list[Any]] | None:
+    """The files of a child's tracking directory (``[base64, mode]`` by relative path:
+    an artefact kept there may be a program), then the directory is removed; None (and
+    nothing removed) when they exceed ``limit``."""
     import base64
     import shutil
 
@@ -74,7 +76,8 @@ def collect(directory: str, limit: int = INLINE_LIMIT) -> dict[str, str] | None:
     files = {}
     for relative, path in found:
         with open(path, "rb") as handle:
-            files[relative] = base64.b64encode(handle.read()).decode()
+            files[relative] = [base64.b64encode(handle.read()).decode(),
+                               stat.S_IMODE(os.fstat(handle.fileno()).st_mode)]
     shutil.rmtree(directory, ignore_errors=True)
     return files
 

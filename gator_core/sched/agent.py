@@ -220,6 +220,7 @@ class AgentScheduler(Scheduler):
                 "key": request.key, "path": request.path, "kind": request.kind, "argv": list(request.argv),
                 "env": dict(request.env), "cwd": request.cwd, "tracking": request.tracking,
                 "log": str(request.log_path), "resources": request.resources.to_dict(),
+                **({"inputs": list(request.inputs)} if request.inputs else {}),
             })
         if items:
             self._all_ended.clear()

@@ -290,3 +290,79 @@ def test_tracking_data_too_big_to_come_inline_comes_over_sftp(runs: Any) -> None
     assert len(lines) == 40000 and "line 039999 of a chatty job" in lines[-1]
     run8 = run_attr(tracking, "run_id")[:8]
     assert not Path(f"/home/gatortest/work-{chatty['host']}/{run8}/chatty").exists()  # removed there
+
+
+def test_artefacts_go_to_the_hosts_that_need_them_and_come_back(runs: Any) -> None:
+    """Without a shared filesystem: a build's artefacts come back into the tracking
+    directory here (a program, still executable, and data bigger than the inline limit),
+    go to every host whose jobs need them, and are gone from the hosts after the run."""
+    _, tracking, tree = runs.run("""
+!JobGroup
+  id: top
+  jobs:
+  - !Job
+    id: build
+    command: sh
+    args: [-c, 'mkdir -p build out && printf "#!/bin/sh\\necho sim on \\$(hostname) seed \\$1\\n" > build/sim.exe
+                && chmod +x build/sim.exe && head -c 1500000 /dev/zero > out/big.dat && echo small > out/small.dat']
+    artefacts: {binary: build/sim.exe, data: "out/*.dat"}
+  - !Job
+    id: broken
+    command: "true"
+    artefacts: {binary: build/never.exe}
+  - !Job {id: after_broken, needs: [broken.binary], command: "true"}
+  - !JobArray
+    id: sims
+    needs: [build.binary, build.data]
+    repeats: 4
+    jobs:
+    - !Job
+      id: sim
+      resources: [!Cores [3]]
+      command: "{{ artefacts.build.binary }}"
+      args: [$GATOR_ARRAY_INDEX]
+      env: {DATA: "{{ artefacts.build.data }}"}
+""", *hosts_args(), check=1)
+    build = node(tree, "top.build")
+    assert build["result"] == "pass"
+    files = {name: info["files"] for name, info in build["artefacts"].items()}
+    binary = Path(files["binary"][0]["path"])
+    assert binary == Path(build["tracking"]) / "artefacts" / "binary" / "build" / "sim.exe"  # here, not on h1
+    assert binary.exists() and os.access(binary, os.X_OK)
+    import hashlib
+    for item in files["binary"] + files["data"]:
+        assert hashlib.sha256(Path(item["path"]).read_bytes()).hexdigest() == item["sha256"]
+        assert Path(item["path"]).stat().st_size == item["size"]
+    assert sorted(Path(item["path"]).name for item in files["data"]) == ["big.dat", "small.dat"]
+    broken = node(tree, "top.broken")
+    assert broken["result"] == "fail" and "artefact 'binary' (build/never.exe) was not produced" in broken["reason"]
+    after = node(tree, "top.after_broken")
+    assert after["result"] == "skipped" and "artefact 'broken.binary' was not produced" in after["reason"]
+    sims = [node(tree, f"top.sims.sim_{i}") for i in range(4)]
+    assert all(sim["result"] == "pass" for sim in sims), [sim["reason"] for sim in sims]
+    assert {sim["host"] for sim in sims} == {"h1", "h2"}
+    for i, sim in enumerate(sims):
+        out = gator("logs", tracking, sim["path"], check=0).stdout
+        assert f"seed {i}" in out  # the program the build made ran there
+    run8 = run_attr(tracking, "run_id")[:8]
+    for name in ("h1", "h2"):
+        left = Path(f"/home/gatortest/work-{name}/{run8}")
+        assert not left.exists() or not any(path.is_file() for path in left.rglob("*")), left
+
+
+def test_a_job_sees_the_artefacts_it_needs_at_their_paths_on_its_host(runs: Any) -> None:
+    _, tracking, tree = runs.run("""
+!JobGroup
+  id: top
+  jobs:
+  - !Job {id: make, command: sh, args: [-c, 'echo payload > thing.txt'], artefacts: {thing: thing.txt}}
+  - !Job
+    id: use
+    needs: [make.thing]
+    command: sh
+    args: [-c, 'echo "path=$GATOR_ARTEFACT_MAKE_THING"; cat "$1"', sh, "{{ artefacts.make.thing }}"]
+""", *hosts_args(), check=0)
+    use = node(tree, "top.use")
+    out = gator("logs", tracking, "top.use", check=0).stdout
+    assert "payload" in out
+    assert f"path=/home/gatortest/work-{use['host']}/" in out  # the host's copy, not this machine's path

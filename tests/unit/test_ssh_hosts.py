@@ -126,9 +126,12 @@ def test_a_finished_childs_tracking_data_is_collected_inline_or_left_for_sftp(tm
     (job / "db.sqlite").write_bytes(b"x" * 100)
     (job / "db.sqlite-shm").write_bytes(b"y" * 100)  # only meaningful on that host
     (job / "sub" / "messages.log").write_text("hello\n")
+    (job / "sub" / "sim.exe").write_text("#!/bin/sh\n")
+    (job / "sub" / "sim.exe").chmod(0o750)  # a built program kept as an artefact: still one there
     files = collect(str(job), limit=1000)
-    assert files is not None and set(files) == {"db.sqlite", "sub/messages.log"}
-    assert base64.b64decode(files["sub/messages.log"]) == b"hello\n"
+    assert files is not None and set(files) == {"db.sqlite", "sub/messages.log", "sub/sim.exe"}
+    assert base64.b64decode(files["sub/messages.log"][0]) == b"hello\n"
+    assert files["sub/sim.exe"][1] == 0o750
     assert not job.exists()  # sent back: removed on the host
     big = tmp_path / "big"
     big.mkdir()
