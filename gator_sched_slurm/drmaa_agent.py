@@ -91,7 +91,21 @@ class Agent:
             except (AttributeError, ValueError):
                 signum = None
         return {"aborted": bool(info.wasAborted), "signal": name, "signum": signum,
-                "exit_status": int(info.exitStatus) if info.hasExited else None}
+                "exit_status": int(info.exitStatus) if info.hasExited else None,
+                "wallclock": Agent._wallclock(info)}
+
+    @staticmethod
+    def _wallclock(info: Any) -> float | None:
+        """Seconds the job ran, from wait()'s resource usage (which Grid Engine gives as
+        strings such as "4.0000"): how a kill at the h_rt limit is told from others."""
+        usage = dict(info.resourceUsage or {})
+        try:
+            if "ru_wallclock" in usage:
+                return float(usage["ru_wallclock"])
+            start, end = float(usage["start_time"]), float(usage["end_time"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        return end - start if start > 0 and end >= start else None
 
     def query(self, ids: list[str], probe: list[str]) -> dict[str, Any]:
         """Every id of ``ids`` that has ended, and the state of each id of ``probe``

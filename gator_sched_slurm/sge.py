@@ -4,7 +4,9 @@ Options (``--sched-arg KEY=VALUE``), besides those of every batch scheduler
 (see :class:`gator_core.BatchScheduler`):
 
 * ``queue``, ``project``: as qsub's ``-q`` and ``-P``;
-* ``time``: each job's hard run-time limit (``h_rt``, e.g. ``1:00:00``);
+* ``time``: each job's hard run-time limit (``h_rt``, e.g. ``1:00:00``); a job
+  Grid Engine kills at its ``h_rt`` ends with the state ``TIMEOUT`` (see
+  :func:`gator_sched_slurm.sge_native.status_from_info`);
 * ``pe``: the parallel environment ``!Cores`` asks slots of (default ``smp``);
 * ``memory_resource``: the resource ``!Memory`` is requested as, per slot
   (default ``h_vmem``, which Grid Engine enforces; ``mem_free`` only places);
@@ -90,6 +92,9 @@ class SgeScheduler(BatchScheduler):
         self._agent: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()
         self._probe_turn = 0  # rotates through running jobs, PROBE_LIMIT at a time
+        # native id -> the hard run-time limit (h_rt, seconds) it was submitted with, to
+        # tell a kill at that limit (a timeout) from other kills when it ends.
+        self._h_rt: dict[str, float] = {}
 
     # -- the agent ------------------------------------------------------------------------------
     async def _start_agent(self) -> None:
@@ -191,7 +196,11 @@ class SgeScheduler(BatchScheduler):
         if not answer.get("ok"):
             raise LaunchError(f"Grid Engine refused the job: {answer.get('error')}",
                               transient=bool(answer.get("transient")))
-        return native.bulk_ids(answer["ids"], submission)
+        ids = native.bulk_ids(answer["ids"], submission)
+        h_rt = native.h_rt_seconds(template["nativeSpecification"])
+        if h_rt is not None:
+            self._h_rt.update(dict.fromkeys(ids, h_rt))
+        return ids
 
     async def query(self, native_ids: Sequence[str]) -> dict[str, NativeStatus]:
         pending = [i for i in native_ids if not self._is_running(i)]
@@ -213,11 +222,12 @@ class SgeScheduler(BatchScheduler):
             found = answer["statuses"].get(native_id)
             if found is None:
                 if native_id in probed:
+                    self._h_rt.pop(native_id, None)
                     continue  # Grid Engine does not know it: gone
                 state = "running" if self._is_running(native_id) else "queued_active"
                 out[native_id] = NativeStatus(native_id, state)
             elif "ended" in found:
-                status = native.status_from_info(native_id, found["ended"])
+                status = native.status_from_info(native_id, found["ended"], self._h_rt.pop(native_id, None))
                 if status.state == "ABORTED" and self._is_running(native_id):
                     # DRMAA says "aborted" for a job deleted while it ran, too.
                     status = NativeStatus(native_id, "DELETED", "deleted while it ran (qdel)", None,

@@ -12,7 +12,18 @@ does, in its own process.  Facts from Grid Engine's and DRMAA's documentation:
   for the queue, ``-P`` for the project;
 * DRMAA reports a job as queued, on hold, running, suspended, done or failed;
   once it has ended, ``wait`` tells whether it exited (with a status), was
-  killed by a signal, or was aborted before it ran.
+  killed by a signal, or was aborted before it ran;
+* a job that reaches its hard run-time limit (``h_rt``) is killed by its
+  execution daemon with SIGKILL within about a second (the daemon checks
+  every second; seen on the test cluster, and in sge_execd's source).  DRMAA then says "killed by SIGKILL", not
+  "aborted", as it would for any other SIGKILL; what sets the limit apart is
+  the job's wall-clock time (``ru_wallclock`` in ``wait``'s resource usage):
+  at least the limit.  (The accounting agrees: ``qacct`` says ``failed 37 :
+  qmaster enforced h_rt, h_cpu, or h_vmem limit``, but only once the
+  accounting file is flushed, and ``failed 100`` for another SIGKILL.)  A job
+  deleted with ``qdel``, running or not, is "aborted" instead; so is one the
+  qmaster removes because its node stopped answering, and a node that dies
+  takes the shepherd, which would report the SIGKILL, with it.
 """
 
 from __future__ import annotations
@@ -25,7 +36,7 @@ from typing import Any
 from gator_core import CHILD_KEY, NativeStatus, Resources, Submission
 
 __all__ = ["STATES", "native_specification", "job_template", "contiguous_runs", "bulk_ids",
-           "status_from_info", "job_name"]
+           "status_from_info", "job_name", "h_rt_seconds", "parse_time", "H_RT_SLACK"]
 
 # DRMAA's job states (as the drmaa package names them), and what each means for a child.
 STATES: dict[str, str] = {
@@ -36,7 +47,14 @@ STATES: dict[str, str] = {
     "done": "finished", "failed": "finished",
     # What an ended job's wait() information turns into (see status_from_info).
     "EXITED": "finished", "KILLED": "finished", "ABORTED": "finished", "DELETED": "finished",
+    "TIMEOUT": "finished",
 }
+
+# Seconds by which a job killed at its h_rt may seem to have run less than the limit:
+# Grid Engine counts whole seconds, and starts the limit's clock when the execution
+# daemon first sees the job running, which may be in the second before the job's
+# own start time.
+H_RT_SLACK = 1.0
 
 # Grid Engine job names may not hold these (qsub refuses them).
 _NAME_FORBIDDEN = str.maketrans({c: "_" for c in "\n\t\r /:'\\@*?"})
@@ -146,11 +164,65 @@ def bulk_ids(job_ids: Sequence[str], submission: Submission) -> list[str]:
     return list(job_ids)
 
 
-def status_from_info(native_id: str, info: Mapping[str, Any]) -> NativeStatus:
-    """An ended job's wait() information as a status: EXITED, KILLED or ABORTED."""
+def parse_time(text: str) -> float | None:
+    """A Grid Engine time (``3600``, ``1:00:00``, ``::30``) in seconds; None for
+    ``INFINITY`` or what is not a time."""
+    text = text.strip()
+    if text.upper() in ("INFINITY", ""):
+        return None
+    try:
+        parts = [float(part) if part else 0.0 for part in text.split(":")]
+    except ValueError:
+        return None
+    if len(parts) > 3 or any(part < 0 for part in parts):
+        return None
+    seconds = 0.0
+    for part in parts:
+        seconds = seconds * 60 + part
+    return seconds
+
+
+def h_rt_seconds(specification: str) -> float | None:
+    """The hard run-time limit a native specification asks for, in seconds (qsub takes
+    the last ``-l h_rt=`` of the hard requests), or None."""
+    try:
+        words = shlex.split(specification)
+    except ValueError:
+        return None
+    limit: float | None = None
+    hard = True
+    for i, word in enumerate(words):
+        if word in ("-hard", "-soft"):
+            hard = word == "-hard"
+        elif word == "-l" and hard and i + 1 < len(words):
+            for request in words[i + 1].split(","):
+                name, _, value = request.partition("=")
+                if name.strip() == "h_rt":
+                    limit = parse_time(value)
+    return limit
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def status_from_info(native_id: str, info: Mapping[str, Any], h_rt: float | None = None) -> NativeStatus:
+    """An ended job's wait() information as a status: EXITED, KILLED, ABORTED, or
+    TIMEOUT when Grid Engine killed it at ``h_rt``, the hard run-time limit (seconds)
+    it was submitted with: killed by SIGKILL, not aborted (not qdel), after a
+    wall-clock time of at least the limit."""
     if info.get("aborted"):
         return NativeStatus(native_id, "ABORTED", "deleted (qdel) or failed before it ran")
     signal = info.get("signal")
     if signal:
+        wallclock = _number(info.get("wallclock"))
+        if (signal == "SIGKILL" and h_rt is not None and wallclock is not None
+                and wallclock >= h_rt - H_RT_SLACK):
+            limit = f"{h_rt:.0f}" if h_rt == int(h_rt) else f"{h_rt:g}"
+            return NativeStatus(native_id, "TIMEOUT", f"reached its h_rt limit of {limit} s",
+                                returncode=info.get("signum"))
         return NativeStatus(native_id, "KILLED", None, returncode=info.get("signum"))
     return NativeStatus(native_id, "EXITED", None, returncode=info.get("exit_status"))
