@@ -22,6 +22,8 @@ __all__ = [
     "PARENT_URL",
     "TOKEN",
     "CHILD_KEY",
+    "ATTEMPT",
+    "attempt_number",
     "RELEASE_FD",
     "HOST_TRACKING",
     "HOST_LAUNCH_DIR",
@@ -40,6 +42,8 @@ __all__ = [
 PARENT_URL = "GATOR_PARENT_URL"
 TOKEN = "GATOR_TOKEN"
 CHILD_KEY = "GATOR_CHILD"
+# Which attempt of a job this is (1, then 2... when it is retried).  The job sees it too.
+ATTEMPT = "GATOR_ATTEMPT"
 # Optional, set by a scheduler: a file descriptor the wrapper writes one byte to
 # when its job has ended, so that the job's slot can be reused while the
 # wrapper is still reporting.
@@ -59,6 +63,12 @@ CONTROL_VARIABLES = (PARENT_URL, TOKEN, CHILD_KEY, RELEASE_FD, API_ADDRESS, API_
                      HOST_LAUNCH_DIR, HOST_TRACKING_ROOT)
 
 _VAR = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def attempt_number(environ: Mapping[str, str] = os.environ) -> int:
+    """This child's attempt (``GATOR_ATTEMPT``; 1 when unset or not a number)."""
+    text = environ.get(ATTEMPT, "")
+    return int(text) if text.isdigit() and int(text) > 0 else 1
 
 
 def overlay(base: Mapping[str, str], *layers: Mapping[str, str | None]) -> dict[str, str]:

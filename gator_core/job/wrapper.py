@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from gator_core.config import NodeConfig, RunConfig, job_seed
-from gator_core.envvars import RELEASE_FD, array_variables, expand, expand_path, job_environment
+from gator_core.envvars import RELEASE_FD, array_variables, attempt_number, expand, expand_path, job_environment
 from gator_core.exceptions import ChildError, GatorError, ProtocolError
 from gator_core.job.apiserver import ApiServer
 from gator_core.job.classify import DEFAULT_SEVERITY, Classifier
@@ -223,7 +223,8 @@ class Wrapper:
         try:
             link = SyncParentLink.connect(self.url, self.token, timeout=timeout,
                                           give_up=lambda: bool(self._signals))
-            link.send(Hello(self.key, pid=os.getpid(), host=socket.gethostname(), resume=True))
+            link.send(Hello(self.key, pid=os.getpid(), host=socket.gethostname(), resume=True,
+                            attempt=attempt_number()))
             reply = link.receive(timeout)
             if not isinstance(reply, Welcome):
                 raise ChildError(f"parent answered the reconnection with {reply.TYPE}")

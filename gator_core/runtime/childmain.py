@@ -23,7 +23,7 @@ from dataclasses import replace
 from typing import NoReturn
 
 from gator_core.config import NodeConfig, RunConfig
-from gator_core.envvars import CHILD_KEY, HOST_LAUNCH_DIR, HOST_TRACKING, PARENT_URL, TOKEN
+from gator_core.envvars import CHILD_KEY, HOST_LAUNCH_DIR, HOST_TRACKING, PARENT_URL, TOKEN, attempt_number
 from gator_core.exceptions import ChildError, GatorError
 from gator_core.spec.model import Job
 from gator_core.spec.serial import from_dict
@@ -120,7 +120,7 @@ def on_this_host(node: NodeConfig) -> NodeConfig:
 def _child(url: str, token: str, key: str) -> int:
     link = SyncParentLink.connect(url, token, timeout=CONNECT_TIMEOUT)
     try:
-        link.send(Hello(key, pid=os.getpid(), host=socket.gethostname()))
+        link.send(Hello(key, pid=os.getpid(), host=socket.gethostname(), attempt=attempt_number()))
         welcome = link.receive(CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as exc:
         link.close()

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from gator_core.backoff import Backoff
 from gator_core.config import NodeConfig, RunConfig, job_seed
-from gator_core.envvars import CHILD_KEY, PARENT_URL, TOKEN
+from gator_core.envvars import ATTEMPT, CHILD_KEY, PARENT_URL, TOKEN
 from gator_core.exceptions import GatorError, ProtocolError
 from gator_core.job.proctree import describe_status
 from gator_core.runtime.dependencies import READY, Dependencies
@@ -576,16 +576,10 @@ class Tier:
             return
         assert isinstance(hello, Hello)
         child = self.by_key.get(hello.key)
-        problem = None
-        if child is not None and child.state == ChildState.DONE and hello.resume:
+        problem = self._hello_problem(hello, child)
+        if problem is None and child is not None and child.state == ChildState.DONE:
             await self._serve_finished(link, child)  # it reconnected to repeat its final report
             return
-        if child is None:
-            problem = f"no child '{hello.key}' here"
-        elif child.state == ChildState.DONE:
-            problem = f"child '{hello.key}' has already finished"
-        elif child.link is not None and not hello.resume:
-            problem = f"child '{hello.key}' is already connected"
         if problem is not None or child is None:
             self.message(Severity.WARNING, f"refused a peer at {link.remote}: {problem}")
             await link.refuse(problem or "refused")
@@ -651,6 +645,21 @@ class Tier:
                 if child.exit_event is not None and child.state != ChildState.DONE:
                     self._exited_without_report(child)
 
+    def _hello_problem(self, hello: Hello, child: Child | None) -> str | None:
+        """Why a hello is refused, or None."""
+        if child is None:
+            return f"no child '{hello.key}' here"
+        attempt = len(child.attempts or ()) + 1
+        if child.kind == "job" and hello.attempt != attempt:
+            # An earlier attempt's wrapper, back after its retry began (it was taken for
+            # lost): it must not pass for the new one.  The refusal makes it stop its job.
+            return f"attempt {hello.attempt} of '{hello.key}' was replaced by attempt {attempt}"
+        if child.state == ChildState.DONE:
+            return None if hello.resume else f"child '{hello.key}' has already finished"
+        if child.link is not None and not hello.resume:
+            return f"child '{hello.key}' is already connected"
+        return None
+
     async def _serve_finished(self, link: PeerLink, child: Child) -> None:
         """A finished child lost its connection before our ack: acknowledge again."""
         try:
@@ -678,7 +687,8 @@ class Tier:
             path=self._child_path(child),
             kind=child.kind,
             argv=(self.scheduler.python, *CHILD_COMMAND),
-            env={PARENT_URL: self.url, TOKEN: self.token, CHILD_KEY: child.key},
+            env={PARENT_URL: self.url, TOKEN: self.token, CHILD_KEY: child.key,
+                 ATTEMPT: str(len(child.attempts or ()) + 1)},
             cwd=self.run_config.launch_dir,
             tracking=str(self.tracking / child.key),
             resources=resources,

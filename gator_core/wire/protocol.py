@@ -46,19 +46,22 @@ __all__ = [
     "ChildSide",
 ]
 
-PROTOCOL_VERSION = 1
-SUPPORTED_VERSIONS = frozenset({1})
+# 2: hello carries the attempt (a retried job's earlier attempt must not pass for it).
+PROTOCOL_VERSION = 2
+SUPPORTED_VERSIONS = frozenset({1, 2})
 
 
 @dataclass(frozen=True)
 class Hello:
-    """First message of a child: who it is.  ``resume`` marks a reconnection."""
+    """First message of a child: who it is.  ``resume`` marks a reconnection; ``attempt``
+    which attempt of a retried job it runs (from ``GATOR_ATTEMPT``)."""
 
     key: str
     version: int = PROTOCOL_VERSION
     pid: int = 0
     host: str = ""
     resume: bool = False
+    attempt: int = 1
     TYPE: ClassVar[str] = "hello"
 
 
@@ -153,7 +156,7 @@ _CLASSES: dict[str, type] = {
 # Expected JSON types of each field: (type or tuple of types, required).
 _FIELDS: dict[str, dict[str, tuple[Any, bool]]] = {
     "hello": {"key": (str, True), "version": (int, True), "pid": (int, False),
-              "host": (str, False), "resume": (bool, False)},
+              "host": (str, False), "resume": (bool, False), "attempt": (int, False)},
     "welcome": {"spec": (dict, True), "config": (dict, True), "version": (int, True)},
     "update": {"summary": (dict, True), "changes": (list, False), "watched": (dict, False)},
     "heartbeat": {},

@@ -16,6 +16,7 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from gator_core.envvars import attempt_number
 from gator_core.exceptions import ChildError, ProtocolError
 from gator_core.wire.protocol import Ack, Change, Complete, Heartbeat, Hello, Refuse, Stop, Update, Welcome
 from gator_core.wire.transport import LinkClosed, ParentLink, connect_parent
@@ -125,7 +126,8 @@ class UpLink:
         timeout = 2 * self.interval
         try:
             link = await connect_parent(self.url, self.token, timeout=timeout)
-            await link.send(Hello(self.key, pid=os.getpid(), host=socket.gethostname(), resume=True))
+            await link.send(Hello(self.key, pid=os.getpid(), host=socket.gethostname(), resume=True,
+                                  attempt=attempt_number()))
             reply = await asyncio.wait_for(link.receive(), timeout=timeout)
             if not isinstance(reply, Welcome):
                 raise ChildError(f"parent answered the reconnection with {reply.TYPE}")
