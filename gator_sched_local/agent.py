@@ -17,7 +17,7 @@ each connection first proves it knows the run's token.
                       {"op": "terminate", "keys": [...]}
                       {"op": "kill", "keys": [...]}        (SIGKILL, no grace period)
     agent -> client   {"ev": "running", "key": K, "pid": P}
-                      {"ev": "exited", "key": K, "code": C}       (C < 0: killed by signal -C)
+                      {"ev": "exited", "key": K, "code": C, "pid": P}   (C < 0: killed by signal -C)
                       {"ev": "failed", "key": K, "reason": R}
 
 It is a child subreaper: orphans of dead children come to it and are
@@ -335,8 +335,9 @@ class Agent:
                 continue  # an orphan we adopted and that has now ended
             code = os.waitstatus_to_exitcode(status)
             self.release(request)
-            request.client.live.pop(request.key, None)
-            self.send(request.client, {"ev": "exited", "key": request.key, "code": code})
+            if request.client.live.get(request.key) == pid:  # not a retried job's newer process
+                del request.client.live[request.key]
+            self.send(request.client, {"ev": "exited", "key": request.key, "code": code, "pid": pid})
             if code != 0:
                 self.sweep_orphans()
         self.schedule()

@@ -210,6 +210,8 @@ class SshAgent:
             del self.coming_back[request.tracking]
         for resume in self.after_back.pop(request, ()):
             resume()
+        if event.get("ev") == "exited" and request.pid is not None:
+            event = {**event, "pid": request.pid}  # which process of the key (it may run again)
         self.send(request.client, {"key": request.key, **event})
         if not self.live and not self.queue:
             self.idle.set()

@@ -13,11 +13,11 @@ token::
 
     client -> agent   {"op": "hello", "token": T}
                       {"op": "launch", "requests": [{key, path, kind, argv, env, cwd, tracking, log,
-                                                     resources}, ...]}
+                                                     resources, inputs}, ...]}  (inputs optional)
                       {"op": "terminate", "keys": [...]}
     agent -> client   {"ev": "welcome"}
                       {"ev": "running", "key": K, "pid": P, "host": H}       (host optional)
-                      {"ev": "exited", "key": K, "code": C, "reason": R, "state": S}
+                      {"ev": "exited", "key": K, "code": C, "reason": R, "state": S, "pid": P}
                       {"ev": "failed", "key": K, "reason": R}
                       {"ev": "error", "reason": R}                      (logged by the tier)
 
@@ -86,6 +86,7 @@ class AgentScheduler(Scheduler):
         self._writer: asyncio.StreamWriter | None = None
         self._listener: asyncio.Task[None] | None = None
         self._live: set[str] = set()  # keys launched and not yet ended
+        self._pids: dict[str, str] = {}  # key -> pid of its latest process (a key may run again)
         self._reported: set[str] = set()  # keys whose child sent its final report
         self._all_ended = asyncio.Event()
         self._closed = False
@@ -188,11 +189,17 @@ class AgentScheduler(Scheduler):
             message = json.loads(line)
             ev, key = message.get("ev"), message.get("key")
             if ev == "running":
+                self._pids[key] = str(message["pid"])
                 events(ChildEvent(key, EventKind.RUNNING, native_id=str(message["pid"]),
                                   host=message.get("host") or self._hostname))
             elif ev == "exited":
-                self._ended(key)
-                events(ChildEvent(key, EventKind.EXITED, returncode=message.get("code"),
+                pid = str(message["pid"]) if message.get("pid") is not None else None
+                # The end of an earlier process under a key launched again (a retried job's
+                # old attempt) is passed on with its pid, and the key stays live.
+                if pid is None or self._pids.get(key, pid) == pid:
+                    self._pids.pop(key, None)
+                    self._ended(key)
+                events(ChildEvent(key, EventKind.EXITED, native_id=pid, returncode=message.get("code"),
                                   reason=message.get("reason"), state=message.get("state")))
             elif ev == "failed":
                 self._ended(key)

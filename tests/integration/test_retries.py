@@ -67,3 +67,28 @@ def test_retry_mistakes_are_spec_errors_with_their_place(tmp_path: Path) -> None
     assert "bad.yaml:4:" in err and "must be lost, timeout, {exit: [CODES]} or {message: REGEX}" in err
     assert "bad.yaml:5:" in err and "is not a regular expression" in err
     assert "bad.yaml:6:" in err and "'retry_on' without 'retries'" in err
+
+
+def test_an_attempt_taken_for_lost_that_comes_back_does_not_pass_for_the_next(tmp_path: Path) -> None:
+    """Attempt 1's wrapper is frozen (SIGSTOP) until its tier calls it lost and starts
+    attempt 2, then thawed while attempt 2 runs: its end must not be taken for attempt
+    2's, and its job must not outlive it."""
+    spec = """
+!JobGroup
+  id: top
+  jobs:
+  - !Job
+    id: slow
+    retries: 1
+    command: sh
+    args: [-c, 'echo "attempt $GATOR_ATTEMPT"; if [ "$GATOR_ATTEMPT" = 1 ]; then echo $$$$ > job1.pid;
+                (sleep 0.3; kill -STOP $PPID; sleep 4; kill -CONT $PPID) & sleep 30; else sleep 6; fi']
+"""
+    proc, tracking, tree = run_spec(tmp_path, spec, "--interval", "0.5", "--grace", "10")
+    slow = node(tree, "top.slow")
+    assert slow["result"] == "pass" and [a["result"] for a in slow["attempts"]] == ["lost"]
+    assert logs(tracking, "top.slow") == ["attempt 2"]
+    import psutil
+
+    first_job = int((tmp_path / "job1.pid").read_text())
+    assert not psutil.pid_exists(first_job) or psutil.Process(first_job).status() == psutil.STATUS_ZOMBIE
