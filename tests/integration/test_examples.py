@@ -1,8 +1,11 @@
-"""The seed system's files run unchanged, with the results their authors meant:
-on this machine, and on the real Slurm and Grid Engine test clusters."""
+"""The seed system's files run unchanged, with the results their authors meant, and
+the regression example passes: on this machine, and on the real Slurm and Grid
+Engine test clusters."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -10,6 +13,7 @@ import pytest
 from helpers import ROOT, gator, logs, need_cluster, node
 
 SEED = ROOT / "examples" / "seed"
+REGRESSION = ROOT / "examples" / "regression" / "regression.yaml"
 
 
 @pytest.fixture(params=["local", pytest.param("slurm", marks=pytest.mark.cluster),
@@ -69,6 +73,43 @@ def test_seed_style_tree(tmp_path: Path, sched: list[str]):
             assert item["native_id"] and item["host"], item["path"]
             seen += 1
     assert seen == 12 + 5  # jobs, and the tiers inner, array, nested_0..2
+
+
+def test_the_regression_example(tmp_path: Path, sched: list[str]):
+    """examples/regression: the build's binary reaches every test of the matrix, the
+    licence failure is retried once and passes, and the report reads every test's report."""
+    tracking = tmp_path / "t"
+    gator("run", REGRESSION, "--tracking", tracking, *sched, cwd=tmp_path, check=0)
+    tree = json_of(gator("show", tracking, "--json", check=0).stdout)
+    assert tree["result"] == "pass"
+    assert (tree["jobs"]["total"], tree["jobs"]["passed"]) == (8, 8)
+    elements = [(cfg, seed) for cfg in ("small", "large") for seed in (1, 2, 3)]
+    tests = node(tree, "regression.tests")["children"]
+    assert [test["id"] for test in tests] == [f"sim_cfg={cfg},seed={seed}" for cfg, seed in elements]
+    # Only the element with the busy licence ran twice: a failure, then the pass.
+    for test in tests:
+        if test["id"] != "sim_cfg=large,seed=2":
+            assert (test["result"], test["attempts"]) == ("pass", None), test["id"]
+    busy = node(tree, "regression.tests.sim_cfg=large,seed=2")
+    assert busy["result"] == "pass" and len(busy["attempts"]) == 1
+    first = busy["attempts"][0]
+    assert (first["attempt"], first["result"], first["exit_code"]) == (1, "fail", 1)
+    assert first["retried_for"] == "a message matched 'Unable to checkout license'"
+    # The build's binary is recorded with the size and hash of the file it left.
+    binary = node(tree, "regression.build")["artefacts"]["binary"]
+    assert binary["pattern"] == "build/sim"
+    [built] = binary["files"]
+    assert built["path"] == str(tmp_path / "build" / "sim") and os.access(built["path"], os.X_OK)
+    data = Path(built["path"]).read_bytes()
+    assert (built["size"], built["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
+    # Every test recorded its report; the report job printed each of them, in order.
+    reports = []
+    for test, (cfg, seed) in zip(tests, elements, strict=True):
+        [report] = test["artefacts"]["report"]["files"]
+        assert report["path"] == str(tmp_path / "out" / f"{cfg}-{seed}.txt")
+        reports.append(Path(report["path"]).read_text().strip())
+        assert reports[-1].startswith(f"{cfg} seed {seed}: pass, ")
+    assert logs(tracking, "regression.report") == [*reports, "6 of 6 tests passed"]
 
 
 @pytest.mark.slow
