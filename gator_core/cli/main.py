@@ -129,6 +129,14 @@ def _as_run(args: list[str], commands: dict[str, Any]) -> list[str]:
     raise _not_a_command(word, commands)
 
 
+def _starts_a_run(args: list[str]) -> bool:
+    """Whether the command line runs a tree (``run``, ``rerun``, or the seed's ``gator SPEC``),
+    judged cheaply, before the parser is even imported."""
+    if not args or any(arg in ("--help", "-h") for arg in args):
+        return False
+    return args[0] in ("run", "rerun") or args[0].endswith((".yaml", ".yml"))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run a command and turn errors into exit codes."""
     args = sys.argv[1:] if argv is None else list(argv)
@@ -136,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         from gator_core.job.jobcli import job_api_main
 
         return job_api_main(args)
+    if _starts_a_run(args):
+        from gator_core.sched.agent import prestart_interpreter
+
+        prestart_interpreter()  # the agent's interpreter starts while we parse and load
     import typer
     from typer.main import get_command
 

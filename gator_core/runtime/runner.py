@@ -29,6 +29,7 @@ from gator_core.runtime.hooks import HOOK_TIME_LIMIT, hook_observer
 from gator_core.runtime.observers import RunInfo, RunObserver, Tee
 from gator_core.runtime.rerun import Rerun
 from gator_core.runtime.tier import ChangeSink, Tier
+from gator_core.sched.agent import release_interpreter
 from gator_core.sched.contract import Resources, Scheduler, SchedulerContext
 from gator_core.spec import Job, JobArray, JobGroup, Node, dump_spec, load_spec, root_path, validate
 from gator_core.spec.model import child_id
@@ -297,6 +298,8 @@ async def run_async(
             tier.abandon(reason)
             await instance.close()
             raise SchedulerError(reason) from None
+        finally:
+            release_interpreter()
         async with _closing(instance) as sched:
             if handle_signals:
                 for sig in signals:

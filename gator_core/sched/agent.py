@@ -34,6 +34,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -43,10 +44,41 @@ from gator_core.exceptions import SchedulerError
 from gator_core.sched.contract import ChildEvent, EventKind, LaunchRequest, Scheduler
 from gator_core.states import Severity
 
-__all__ = ["AgentScheduler", "AGENT_START_TIMEOUT", "answer_hello"]
+__all__ = ["AgentScheduler", "AGENT_START_TIMEOUT", "answer_hello", "prestart_interpreter", "release_interpreter"]
 
 AGENT_START_TIMEOUT = 60.0  # a cold interpreter on a loaded machine can be slow to import
 KILL_WAIT = 3.0  # seconds a killing close waits for the agent to see its children end
+WARM_MODULE = "gator_core.runtime.warm"
+_warm: list[subprocess.Popen[bytes]] = []  # an interpreter started ahead, for the first agent
+
+
+def _spawn(argv: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            start_new_session=True)  # Ctrl-C reaches gator run only; it decides
+
+
+def prestart_interpreter() -> None:
+    """Start the interpreter the run's agent will become, now (``gator run`` calls this
+    first of all): its start-up and imports overlap the run's own (see
+    :mod:`gator_core.runtime.warm`).  Unused, it exits when this process does."""
+    if not _warm:
+        try:
+            _warm.append(_spawn([sys.executable, "-m", WARM_MODULE]))
+        except OSError:
+            pass  # the agent starts cold, as it would have anyway
+
+
+def release_interpreter() -> None:
+    """Let go of an interpreter started ahead that no agent took (its stdin closes, so
+    it exits); a run whose scheduler started does not keep it idle for hours."""
+    import threading
+
+    while _warm:
+        process = _warm.pop()
+        for pipe in (process.stdin, process.stdout):
+            if pipe is not None:
+                pipe.close()
+        threading.Thread(target=process.wait, name="warm-reaper", daemon=True).start()
 
 
 def answer_hello(message: dict[str, Any], token: bytes) -> tuple[bool, dict[str, Any]]:
@@ -80,7 +112,7 @@ class AgentScheduler(Scheduler):
         inherited = context.inherited or {}
         self._socket_path: str | None = inherited.get("agent")
         self._owns_agent = self._socket_path is None
-        self._agent: asyncio.subprocess.Process | None = None
+        self._agent: subprocess.Popen[bytes] | None = None
         self._socket_dir: str | None = None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -109,19 +141,25 @@ class AgentScheduler(Scheduler):
         self._socket_dir = tempfile.mkdtemp(prefix=f"gator-{self.name}-")  # mode 0700
         self._socket_path = f"{self._socket_dir}/agent.sock"
         config = self.agent_config()
-        self._agent = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", self.agent_module,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            start_new_session=True,  # Ctrl-C reaches gator run only; it decides
-        )
+        lines = json.dumps(config).encode() + b"\n"
+        warm = _warm.pop() if _warm else None
+        if warm is not None and warm.poll() is None:
+            self._agent, lines = warm, self.agent_module.encode() + b"\n" + lines
+        else:
+            self._agent = _spawn([sys.executable, "-m", self.agent_module])
         assert self._agent.stdin is not None and self._agent.stdout is not None
-        self._agent.stdin.write(json.dumps(config).encode() + b"\n")
-        await self._agent.stdin.drain()
+        loop = asyncio.get_running_loop()
         try:
-            line = await asyncio.wait_for(self._agent.stdout.readline(), self.start_timeout)
+            self._agent.stdin.write(lines)
+            self._agent.stdin.flush()
+            # A blocking read in a thread: the process was not started by this loop.  On
+            # a timeout, stopping the agent ends the read.
+            line = await asyncio.wait_for(loop.run_in_executor(None, self._agent.stdout.readline),
+                                          self.start_timeout)
         except asyncio.TimeoutError:
             line = f"no answer within {self.start_timeout:g} s".encode()
+        except OSError as exc:  # it died before reading its configuration
+            line = f"{type(exc).__name__}: {exc}".encode()
         if line.startswith(b"error: "):  # the agent says what is wrong (e.g. a host it cannot use)
             await self._stop_agent()
             raise SchedulerError(line[7:].decode(errors="replace").strip())
@@ -140,12 +178,19 @@ class AgentScheduler(Scheduler):
         agent, self._agent = self._agent, None
         if agent is not None:
             if agent.stdin is not None:
-                agent.stdin.close()  # the agent's lifeline: it stops everything and exits
+                try:
+                    agent.stdin.close()  # the agent's lifeline: it stops everything and exits
+                except OSError:
+                    pass
+            loop = asyncio.get_running_loop()
             try:
-                await asyncio.wait_for(agent.wait(), self.context.grace + self.close_wait + 10)
+                await asyncio.wait_for(loop.run_in_executor(None, agent.wait),
+                                       self.context.grace + self.close_wait + 10)
             except asyncio.TimeoutError:
                 agent.kill()
-                await agent.wait()
+                await loop.run_in_executor(None, agent.wait)
+            if agent.stdout is not None:
+                agent.stdout.close()
         if self._socket_dir is not None:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
             self._socket_dir = None

@@ -137,9 +137,10 @@ def test_the_agent_turns_away_a_peer_without_the_runs_token(tmp_path: Path):
     marker = f"{6000 + uuid.uuid4().int % 1000}.{os.getpid()}"
     proc, tracking = start_run(tmp_path, f"!Job {{id: j, command: sh, args: [-c, 'sleep 1.5 # {marker}']}}")
     find_job(marker)
-    agent = next(child for child in psutil.Process(proc.pid).children()
-                 if "gator_sched_local.agent" in " ".join(child.cmdline()))
-    path = next(c.laddr for c in agent.net_connections(kind="unix") if c.laddr and c.laddr.endswith("agent.sock"))
+    # The agent is the child listening on agent.sock (it may have started as the run's
+    # warm interpreter, `python -m gator_core.runtime.warm`).
+    path = next(c.laddr for child in psutil.Process(proc.pid).children()
+                for c in child.net_connections(kind="unix") if c.laddr and c.laddr.endswith("agent.sock"))
     with socket.socket(socket.AF_UNIX) as peer:
         peer.settimeout(units(10))
         peer.connect(path)

@@ -45,7 +45,9 @@ def test_wrappers_are_forked_and_share_memory(tmp_path: Path):
             return None
         found = wait_for(wrapper, 30, "the wrapper")
         agent = found.parent()
-        assert "gator_sched_local.agent" in " ".join(agent.cmdline())
+        # The run's agent (started as its warm interpreter): a child of `gator run`, on agent.sock.
+        assert agent.ppid() == proc.pid
+        assert any(c.laddr and c.laddr.endswith("agent.sock") for c in agent.net_connections(kind="unix"))
         assert found.memory_full_info().uss < 20 * 1024 * 1024
     finally:
         proc.terminate()
