@@ -77,6 +77,7 @@ _EXPORTS: dict[str, str] = {
     "signal_tree": "job.proctree",
     "descendants": "job.proctree",
     "reap_zombies": "job.proctree",
+    "exit_now": "job.proctree",
     "child_main": "runtime.childmain",
     "run_forked": "runtime.childmain",
     "settle_forked": "runtime.childmain",

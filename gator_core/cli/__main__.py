@@ -1,8 +1,6 @@
 """``python -m gator_core.cli ...``: the ``gator`` command."""
 
-import sys
-
-from gator_core.cli.main import main
+from gator_core.cli.main import console
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -129,6 +129,14 @@ def _as_run(args: list[str], commands: dict[str, Any]) -> list[str]:
     raise _not_a_command(word, commands)
 
 
+def console() -> None:
+    """The ``gator`` command: :func:`main`, then exit without the interpreter's teardown
+    (``gator run`` has closed everything by then; a user waits for every millisecond)."""
+    from gator_core.job.proctree import exit_now
+
+    exit_now(main())
+
+
 def _starts_a_run(args: list[str]) -> bool:
     """Whether the command line runs a tree (``run``, ``rerun``, or the seed's ``gator SPEC``),
     judged cheaply, before the parser is even imported."""

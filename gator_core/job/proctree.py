@@ -13,14 +13,16 @@ import ctypes
 import fcntl
 import os
 import signal
+import sys
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     import psutil
 
 __all__ = [
+    "exit_now",
     "become_subreaper",
     "direct_children",
     "tree_pids",
@@ -286,3 +288,15 @@ class TreeSampler:
                 percent = max(0.0, (cpu - self._last[1]) / dt * 100.0)
         self._last = (now, cpu)
         return TreeSample(time.time(), percent, rss, procs)
+
+
+def exit_now(code: int) -> NoReturn:
+    """End this process with ``code`` once its work is done and its files are closed:
+    stdout and stderr are flushed, and the interpreter's teardown (tens of ms for a
+    process that imported a lot, which a user waits for at every run) is skipped."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
