@@ -53,6 +53,11 @@ class Child:
     # the scheduler says what happened, or until ``held_until``.
     held: dict[str, Any] | None = None
     held_until: float = 0.0
+    # A failed job's final report, kept until the scheduler says its process ended: only
+    # then are its files here (a host without this machine's files sends them back last),
+    # and a retry reads its messages and keeps its directory.  Until ``report_until``.
+    report: dict[str, Any] | None = None
+    report_until: float = 0.0
     attempts: list[dict[str, Any]] | None = None  # earlier attempts of a retried job, oldest first
     artefacts: dict[str, list[str]] | None = None  # a finished job's: name -> paths (none: not produced)
 

@@ -82,6 +82,7 @@ KILL_WAIT = 2.0  # seconds children told to kill their jobs at once have to repo
 RETRY_BACKOFF = Backoff(first=1.0, cap=30.0, jitter="equal")  # between attempts of a job
 RETRY_SCAN = 100_000  # messages searched for a retry_on message pattern
 FARM_MARGIN = 60.0  # seconds a batch system's time limit leaves beyond the spec's timeout and grace
+REPORT_HOLD = 60.0  # seconds beyond the grace period a failed job's report waits for its process's end
 
 
 class ChangeSink(Protocol):
@@ -372,6 +373,7 @@ class Tier:
         self.active.pop(child.key, None)
         child.state = ChildState.PENDING
         child.summary = child.link = child.native_id = child.host = child.exit_event = child.held = None
+        child.report = None
         child.started_at = child.exit_at = child.held_until = 0.0
         child.pending_reason = None
         self._pending_jobs += self._job_counts[child.decl]
@@ -498,6 +500,8 @@ class Tier:
             child.exit_at = time.monotonic()
             if child.held is not None:
                 self._settle_held(child)
+            elif child.report is not None:
+                self._settle_report(child)
             elif child.link is None:
                 self._exited_without_report(child)
             # else: the final report may still be in flight; the monitor gives it a moment
@@ -513,6 +517,18 @@ class Tier:
             # The farm's time limit (the spec's timeout behind it) killed the wrapper.
             summary.update(result=Result.TIMEOUT, jobs=job_counts(Result.TIMEOUT))
             summary.setdefault("metrics", {}).update(job_metrics(Result.TIMEOUT, summary.get("messages", {})))
+        self._finish(child, summary)
+
+    def _hold_for_retry(self, child: Child, summary: dict[str, Any]) -> bool:
+        """Whether a final report waits for the process's end before a retry is decided."""
+        node = child.node
+        return (child.kind == "job" and self.scheduler is not None and child.exit_event is None
+                and summary.get("result") in FAILURES and summary.get("result") != Result.LOST
+                and len(child.attempts or ()) < getattr(node, "retries", 0))
+
+    def _settle_report(self, child: Child) -> None:
+        summary, child.report = child.report, None
+        assert summary is not None
         self._finish(child, summary)
 
     def _exited_without_report(self, child: Child) -> None:
@@ -620,7 +636,14 @@ class Tier:
                     if summary.get("result") not in FINAL_RESULTS:
                         summary["result"] = Result.FAIL
                         summary["reason"] = "final report without a final result"
-                    if summary["result"] == Result.LOST and child.kind == "job" and self.scheduler is not None:
+                    if self._hold_for_retry(child, summary):
+                        child.report, child.link = summary, None
+                        child.report_until = time.monotonic() + self.run_config.grace + REPORT_HOLD
+                        assert self.scheduler is not None
+                        self.scheduler.reported(child.key)
+                        if child.exit_event is not None:
+                            self._settle_report(child)
+                    elif summary["result"] == Result.LOST and child.kind == "job" and self.scheduler is not None:
                         # Killed from outside: the scheduler may say why (CANCELLED,
                         # PREEMPTED, NODE_FAIL): wait for it, boundedly, before settling.
                         child.held = summary
@@ -752,6 +775,9 @@ class Tier:
                 if child.held is not None:
                     if now > child.held_until:
                         self._settle_held(child)
+                elif child.report is not None:
+                    if now > child.report_until:
+                        self._settle_report(child)
                 elif child.exit_event is not None and now - child.exit_at > 1.0:
                     self._exited_without_report(child)
                 elif child.state == ChildState.RUNNING and now - child.last_seen > silence:

@@ -366,3 +366,15 @@ def test_a_job_sees_the_artefacts_it_needs_at_their_paths_on_its_host(runs: Any)
     out = gator("logs", tracking, "top.use", check=0).stdout
     assert "payload" in out
     assert f"path=/home/gatortest/work-{use['host']}/" in out  # the host's copy, not this machine's path
+
+def test_the_example_regression_passes_on_hosts_without_its_files(runs: Any) -> None:
+    """examples/regression over SSH: the build's simulator and the tests' reports travel,
+    and the licence failure is retried (its message is read once the job's data is back)."""
+    regression = Path(__file__).resolve().parents[2] / "examples" / "regression" / "regression.yaml"
+    _, tracking, tree = runs.run(regression.read_text(), *hosts_args(), check=0)
+    busy = node(tree, "regression.tests.sim_cfg=large,seed=2")
+    assert busy["result"] == "pass" and [a["result"] for a in busy["attempts"]] == ["fail"]
+    assert Path(busy["attempts"][0]["tracking"]).name.endswith(".attempt-1")  # kept beside it, here
+    assert Path(busy["attempts"][0]["tracking"], "db.sqlite").exists()
+    assert "6 of 6 tests passed" in gator("logs", tracking, "regression.report", check=0).stdout
+
