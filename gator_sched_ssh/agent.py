@@ -376,8 +376,6 @@ class SshAgent:
         files = []
         for path in request.inputs:
             there = paths.to_host(path)
-            if there is None:
-                raise OSError(f"{path} is outside the run's tracking and launch directories")
             if not os.path.isdir(path):
                 os.stat(path)  # gone since it was produced: say so now
                 files.append((path, there))
@@ -553,8 +551,10 @@ class SshAgent:
             except asyncio.TimeoutError:
                 pass
         for link in self.links.values():
-            try:  # what was copied there for jobs goes; a dead host is not waited for
-                await asyncio.wait_for(asyncio.to_thread(link.remove_uploaded), link.connect_timeout)
+            try:  # what was copied there for jobs goes, and empty directories; a dead host
+                # is not waited for
+                await asyncio.wait_for(asyncio.to_thread(link.clean_up, self.host_root(link)),
+                                       link.connect_timeout)
             except Exception:  # noqa: BLE001 - best effort at the end of the run
                 pass
             link.close()

@@ -351,10 +351,12 @@ class HostLink:
                 sftp.chmod(remote, stat.S_IMODE(os.stat(local).st_mode))
                 self.uploaded.add(remote)
 
-    def remove_uploaded(self) -> None:
-        """Remove what :meth:`put` copied (at the end of the run); best effort."""
+    def clean_up(self, root: str) -> None:
+        """At the end of the run: remove what :meth:`put` copied, then every directory
+        under ``root`` (and ``root``) left empty.  Files there (a job's tracking data that
+        could not come back) stay.  Best effort."""
         with self._sftp_lock:
-            if self.client is None or not self.uploaded:
+            if self.client is None:
                 return
             sftp = self._sftp_session()
             for remote in sorted(self.uploaded):
@@ -363,6 +365,7 @@ class HostLink:
                 except OSError:
                     pass
             self.uploaded.clear()
+            _prune(sftp, root)
 
     # -- the reverse forward ------------------------------------------------------------------------
     def _forwarded(self, channel: paramiko.Channel, origin: Any, server: Any) -> None:
@@ -458,6 +461,26 @@ def _make_dirs(sftp: paramiko.SFTPClient, directory: str, made: set[str]) -> Non
         sftp.mkdir(path)
     made.update(missing)
     made.add(directory)
+
+
+def _prune(sftp: paramiko.SFTPClient, directory: str) -> bool:
+    """Remove the empty directories of a tree, deepest first; whether it is all gone."""
+    try:
+        entries = sftp.listdir_attr(directory)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    empty = True
+    for entry in entries:
+        if not (stat.S_ISDIR(entry.st_mode or 0) and _prune(sftp, f"{directory}/{entry.filename}")):
+            empty = False
+    if empty:
+        try:
+            sftp.rmdir(directory)
+        except OSError:
+            return False
+    return empty
 
 
 def _remove_tree(sftp: paramiko.SFTPClient, remote: str) -> None:

@@ -56,10 +56,22 @@ def digest(path: str) -> tuple[int, str]:
 
 
 def _matches(pattern: str, cwd: str, env: Mapping[str, str]) -> list[str]:
-    path = os.path.join(cwd, expand(pattern, env))
-    if glob.has_magic(path):
-        return sorted(glob.glob(path, recursive=True))
-    return [path] if os.path.exists(path) else []
+    """The paths a pattern names, each once: a file inside a directory that also matched
+    (``out/**``) belongs to that directory's entry."""
+    pattern = expand(pattern, env)
+    if not glob.has_magic(pattern):  # the cwd's own name may hold [ or *: only the pattern counts
+        path = os.path.join(cwd, pattern)
+        return [path] if os.path.exists(path) else []
+    matched = sorted(glob.glob(os.path.join(glob.escape(cwd), pattern), recursive=True))
+    directories = {os.path.normpath(path) for path in matched if os.path.isdir(path)}
+
+    def inside_another(path: str) -> bool:
+        parent = os.path.dirname(os.path.normpath(path))
+        while parent not in directories and parent != os.path.dirname(parent):
+            parent = os.path.dirname(parent)
+        return parent in directories
+
+    return [path for path in matched if not inside_another(path)]
 
 
 def _keep(found: str, cwd: str, name: str, keep_in: str) -> str:
@@ -118,4 +130,4 @@ def inputs_here(values: Mapping[str, list[str]], paths: HostPaths | None) -> dic
     """The paths of the artefacts a job needs, as this host sees them."""
     if paths is None:
         return {need: list(found) for need, found in values.items()}
-    return {need: [paths.to_host(path) or path for path in found] for need, found in values.items()}
+    return {need: [paths.to_host(path) for path in found] for need, found in values.items()}

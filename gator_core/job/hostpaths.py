@@ -5,6 +5,8 @@ shared filesystem) puts two directories there in place of two here: the run's
 tracking directory and its launch directory.  Files that move between the
 machines (a job's tracking data, the artefacts jobs make and need) keep their
 place relative to one of them, so a path here has one path there and back.
+A path under neither (an earlier run's tracking directory, for a rerun) goes
+under ``.elsewhere/`` in the tracking directory there, by its absolute path.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from dataclasses import dataclass
 
 from gator_core.envvars import HOST_LAUNCH_DIR, HOST_TRACKING_ROOT
 
-__all__ = ["HostPaths"]
+__all__ = ["HostPaths", "ELSEWHERE"]
+
+ELSEWHERE = ".elsewhere"
 
 
 def _under(path: str, root: str) -> str | None:
@@ -53,12 +57,18 @@ class HostPaths:
                 return os.path.join(target, relative) if relative else target
         return None
 
-    def to_host(self, path: str) -> str | None:
-        """Where a path here is on the host; None when it is under neither directory."""
-        return self._move(path, ((self.tracking_root, self.host_tracking_root),
-                                 (self.launch_dir, self.host_launch_dir)))
+    def to_host(self, path: str) -> str:
+        """Where a path here is on the host."""
+        moved = self._move(path, ((self.tracking_root, self.host_tracking_root),
+                                  (self.launch_dir, self.host_launch_dir)))
+        if moved is not None:
+            return moved
+        return os.path.join(self.host_tracking_root, ELSEWHERE, os.path.abspath(path).lstrip(os.sep))
 
     def to_local(self, path: str) -> str | None:
-        """Where a path on the host is here; None when it is under neither directory."""
+        """Where a path on the host is here; None when it stands for nothing here."""
+        elsewhere = _under(path, os.path.join(self.host_tracking_root, ELSEWHERE))
+        if elsewhere:
+            return os.sep + elsewhere
         return self._move(path, ((self.host_tracking_root, self.tracking_root),
                                  (self.host_launch_dir, self.launch_dir)))

@@ -109,7 +109,7 @@ class Dependencies:
         files = self.produced(child, need, target) if self.produced is not None else None
         if outcome == Result.PASS:
             return READY if files else f"needs: artefact '{need}' was not produced"
-        if outcome == Result.FAIL and files == []:
+        if outcome == Result.FAIL and files == [] and not target.subpath:  # it failed for want of it
             return f"needs: artefact '{need}' was not produced"
         return f"needs: '{need.rpartition('.')[0]}' {self._describe(target, outcome)}"
 

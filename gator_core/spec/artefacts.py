@@ -75,6 +75,8 @@ def resolve_need(jobs: list[Node], self_pos: int, need: str) -> NeedResolution:
         hint = ""
         if str(found.error).startswith("unknown dependency") and "." not in dependency:
             hint = did_you_mean(dependency, [child_id(job, pos) for pos, job in enumerate(jobs) if pos != self_pos])
+            hint = hint or ("; a need names a sibling or a job below one (for a job beside an enclosing "
+                            "group or array, put the need on that group or array)")
         return NeedResolution(None, error=f"need '{need}': {found.error}{hint}")
     producer = _below(jobs[found.target.sibling], found.target.subpath)
     if not isinstance(producer, Job):

@@ -367,6 +367,7 @@ def test_a_job_sees_the_artefacts_it_needs_at_their_paths_on_its_host(runs: Any)
     assert "payload" in out
     assert f"path=/home/gatortest/work-{use['host']}/" in out  # the host's copy, not this machine's path
 
+
 def test_the_example_regression_passes_on_hosts_without_its_files(runs: Any) -> None:
     """examples/regression over SSH: the build's simulator and the tests' reports travel,
     and the licence failure is retried (its message is read once the job's data is back)."""
@@ -377,4 +378,30 @@ def test_the_example_regression_passes_on_hosts_without_its_files(runs: Any) -> 
     assert Path(busy["attempts"][0]["tracking"]).name.endswith(".attempt-1")  # kept beside it, here
     assert Path(busy["attempts"][0]["tracking"], "db.sqlite").exists()
     assert "6 of 6 tests passed" in gator("logs", tracking, "regression.report", check=0).stdout
+    run8 = run_attr(tracking, "run_id")[:8]
+    for name in ("h1", "h2"):  # neither the artefacts copied there nor their directories stay
+        assert not Path(f"/home/gatortest/work-{name}/{run8}").exists()
 
+
+def test_a_rerun_elsewhere_hands_carried_artefacts_to_the_hosts(runs: Any, tmp_path: Path) -> None:
+    """The earlier run's tracking directory lies outside this run's: its artefacts still
+    reach the host that needs them (under .elsewhere/ there)."""
+    spec = write(tmp_path / "s.yaml", """
+!JobGroup
+  id: top
+  jobs:
+  - !Job {id: build, command: sh, args: [-c, 'echo built > bin.out'], artefacts: {binary: bin.out}}
+  - !Job {id: test, needs: [build.binary], command: sh, args: [-c, 'cat "$1"; test -n "$FIXED"', sh,
+           "{{ artefacts.build.binary }}"]}
+""")
+    elsewhere = Path(tempfile.mkdtemp(prefix="gator-elsewhere-", dir="/tmp"))
+    try:
+        first, again = elsewhere / "t", elsewhere / "t2"
+        gator("run", spec, "-t", first, "--scheduler", "ssh", *hosts_args(), cwd=tmp_path, check=1,
+              timeout=units(120))
+        gator("rerun", first, "--failed", "--env", "FIXED=1", "-t", again, cwd=tmp_path, check=0, timeout=units(120))
+        tree = show(again)
+        assert node(tree, "top.test")["result"] == "pass"
+        assert gator("logs", again, "top.test", check=0).stdout.strip().endswith("built")
+    finally:
+        shutil.rmtree(elsewhere, ignore_errors=True)

@@ -17,8 +17,10 @@ def test_host_paths_map_both_directories_both_ways():
     paths = HostPaths("/here/launch/.track", "/here/launch", "/h/work/abcd1234", "/h/work")
     assert paths.to_host("/here/launch/.track/build/artefacts/x") == "/h/work/abcd1234/build/artefacts/x"
     assert paths.to_host("/here/launch/build/sim.exe") == "/h/work/build/sim.exe"
-    assert paths.to_host("/elsewhere/file") is None
-    assert paths.to_host("/here/launchpad/file") is None  # a prefix of the name is not a parent
+    # Under neither (an earlier run's tracking directory): by its absolute path, and back.
+    assert paths.to_host("/elsewhere/t/file") == "/h/work/abcd1234/.elsewhere/elsewhere/t/file"
+    assert paths.to_local("/h/work/abcd1234/.elsewhere/elsewhere/t/file") == "/elsewhere/t/file"
+    assert paths.to_host("/here/launchpad/file") == "/h/work/abcd1234/.elsewhere/here/launchpad/file"
     assert paths.to_local("/h/work/abcd1234/build/artefacts/x") == "/here/launch/.track/build/artefacts/x"
     assert paths.to_local("/h/work/out.txt") == "/here/launch/out.txt"
     assert inputs_here(VALUES, None) == VALUES
@@ -68,3 +70,17 @@ def test_on_a_host_without_the_files_artefacts_are_kept_with_the_tracking_data(t
     assert kept.exists() and os.access(kept, os.X_OK)
     assert record["binary"]["files"][0]["path"] == str(here / "track" / "top" / "build" / "artefacts" / "binary"
                                                        / "build" / "sim.exe")
+
+
+def test_globs_name_each_file_once_and_the_cwd_is_taken_literally(tmp_path: Path):
+    cwd = tmp_path / "run[1]"  # glob characters in the directory's own name
+    (cwd / "out" / "a").mkdir(parents=True)
+    (cwd / "out" / "a" / "x").write_text("x")
+    (cwd / "out" / "a-b").write_text("ab")
+    (cwd / "bin").write_text("b")
+    record, problems = find_artefacts({"bin": "bin", "all": "out/**", "files": "out/*"}, str(cwd), {})
+    assert problems == []
+    assert [item["path"] for item in record["bin"]["files"]] == [str(cwd / "bin")]
+    # out/** matches out/, out/a, out/a/x and out/a-b: out/ holds the rest, so it alone is kept.
+    assert [item["path"] for item in record["all"]["files"]] == [str(cwd / "out")]
+    assert [item["path"] for item in record["files"]["files"]] == [str(cwd / "out" / "a"), str(cwd / "out" / "a-b")]
