@@ -20,6 +20,7 @@ import sys
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import NoReturn
 
 from gator_core.config import NodeConfig, RunConfig
@@ -48,6 +49,42 @@ def preload() -> None:
 
     plugins.plugin_manager()
     nodestore._empty_database()  # made once here, copied by every forked child
+    _rehearse()
+
+
+def _rehearse() -> None:
+    """Go once through what every wrapper does first, so that what the first call of
+    each library initialises (OpenSSL's digest tables, SQLite's, codecs, caches of
+    compiled patterns and of type lookups) is made here, once, and forks share it
+    instead of each paying page faults to build its own."""
+    import json
+    import selectors
+    import tempfile
+
+    from gator_core.envvars import array_variables, job_environment
+    from gator_core.spec.model import Job as _Job
+    from gator_core.spec.serial import to_dict
+    from gator_core.store.nodestore import Store
+    from gator_core.store.summary import new_summary
+    from gator_core.wire import wsclient
+    from gator_core.wire.protocol import Hello, decode, encode
+
+    _request, key = wsclient.handshake_request(wsclient.parse_url("ws://127.0.0.1:1/"), {})
+    wsclient.HandshakeReader(key)  # sha1 and base64 of the key
+    decode(encode(Hello("k")))
+    json.loads(json.dumps(to_dict(_Job(id="j", command="true", args=["x"]))))
+    from_dict(to_dict(_Job(id="j", command="true", args=["x"])))
+    new_summary("running", job=True)
+    job_environment(os.environ, {**array_variables([("a", 0)]), "GATOR_SEED": "1"})
+    selectors.DefaultSelector().close()
+    with tempfile.TemporaryDirectory() as scratch:
+        store = Store(Path(scratch), durable=False)
+        store.set_attrs({"id": "k"})
+        store.add_message(20, "x")
+        store.flush()
+        store.close()
+        with open(os.path.join(scratch, "log"), "a", encoding="utf-8", errors="replace") as log:
+            log.write("x\n")
 
 
 async def _run_tier(spec: object, welcome: Welcome, link: SyncParentLink, url: str, token: str,
