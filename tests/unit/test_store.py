@@ -86,3 +86,28 @@ def test_missing_store_is_a_clear_error(tmp_path):
     else:
         raise AssertionError("no error")
     assert not os.path.exists(tmp_path / "nothing")
+
+
+def test_batches_of_lines_are_stored_exactly_and_in_order(tmp_path):
+    """A batch of output lines goes in as one statement (SQLite splits a JSON array);
+    a batch with a NUL, which SQLite would cut there, goes row by row: nothing changes."""
+    odd = ["caf\u00e9 \u2603", "tab\there", 'quote " and \\ backslash', "\U0001F600", ""]
+    batches = [
+        [f"line {i}" for i in range(1000)] + odd,  # the one-statement path
+        ["before", "a\x00b", *odd, *(f"n{i}" for i in range(20))],  # a NUL: row by row
+        ["literal \\u0000", *(f"m{i}" for i in range(20))],  # looks like one: row by row too
+        ["few", "lines"],  # a small batch: row by row
+    ]
+    store = Store(tmp_path)
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    for number, texts in enumerate(batches):
+        store.add_lines(100.0 + number, 20 + number, texts)
+    store.flush(wait=True)
+    store.close()
+    assert sum("json_each" in statement for statement in statements) == 1  # the first batch only
+    with StoreReader(tmp_path) as reader:
+        rows = list(reader.messages())
+    expected = [(100.0 + number, 20 + number, text) for number, texts in enumerate(batches) for text in texts]
+    assert [(ts, severity, text) for _id, ts, severity, text, _source, _line in rows] == expected
+    assert [row[0] for row in rows] == sorted(row[0] for row in rows)
