@@ -120,7 +120,7 @@ class NodeResult:
             "host": self.host,
             "seed": self.seed,
             "attempts": self.attempts,
-            **({"artefacts": self.artefacts} if self.kind == "job" else {}),
+            "artefacts": self.artefacts,
             "children": [child.to_json() for child in self.children],
         }
 

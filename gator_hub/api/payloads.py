@@ -145,6 +145,7 @@ def _node(value: Any, index: int) -> dict[str, Any]:
     _field(data, "attempts", (list,), what)
     if any(not isinstance(item, dict) for item in data.get("attempts") or []):
         raise BadRequest(f"{what}: 'attempts' must be a list of objects")
+    _field(data, "artefacts", (dict,), what)
     _field(data, "first_errors", (list,), what)
     if any(not isinstance(text, str) for text in data.get("first_errors") or []):
         raise BadRequest(f"{what}: 'first_errors' must be a list of strings")

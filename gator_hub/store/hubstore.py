@@ -31,7 +31,8 @@ NODE_COLUMNS = {"id": "node_id", "path": "path", "kind": "kind", "result": "resu
                 "reason": "reason", "messages": "messages", "jobs": "jobs", "metrics": "metrics",
                 "started": "started", "stopped": "stopped", "duration": "duration",
                 "peak_memory": "peak_memory", "tracking": "tracking", "log": "log",
-                "native_id": "native_id", "host": "host", "seed": "seed", "attempts": "attempts"}
+                "native_id": "native_id", "host": "host", "seed": "seed", "attempts": "attempts",
+                "artefacts": "artefacts"}
 
 
 def make_engine(url: str) -> Engine:

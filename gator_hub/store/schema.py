@@ -70,6 +70,7 @@ nodes = Table(
     Column("seed", BigInteger),
     Column("first_errors", JSON),  # the first error and critical messages, as texts
     Column("attempts", JSON),  # a retried job's earlier attempts (gator show --json's "attempts")
+    Column("artefacts", JSON),  # a job's artefacts: name -> pattern and files (size, sha256)
 )
 Index("ix_nodes_parent", nodes.c.run_id, nodes.c.parent)
 Index("ix_nodes_result", nodes.c.run_id, nodes.c.result)

@@ -35,7 +35,7 @@ def ingest(client: Any, run_id: str = "run1", **run: Any) -> None:
 
 SHOW_KEYS = {"id", "path", "kind", "result", "exit_code", "reason", "messages", "jobs", "metrics", "started",
              "stopped", "duration", "peak_memory", "tracking", "log", "native_id", "host", "seed", "attempts",
-             "children"}
+             "artefacts", "children"}
 
 
 def test_register_nodes_finish_then_read_the_list_and_the_tree(client: Any) -> None:

@@ -10,7 +10,7 @@ from gator_hub.store import HubStore
 from gator_hub.store.hubstore import make_engine
 from gator_hub.store.migrate import VERSION_TABLE, upgrade
 
-HEAD = "0003"  # the newest migration in gator_hub/migrations/versions
+HEAD = "0004"  # the newest migration in gator_hub/migrations/versions
 
 
 def node(path: str, result: str = "pass", kind: str = "job", **extra: Any) -> dict[str, Any]:
