@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -167,13 +168,18 @@ def test_the_run_goes_on_when_the_hub_is_down_and_push_sends_it_later(
 def test_a_hub_that_comes_back_is_sent_what_it_missed(tmp_path: Path, server_for: Any, token_file: Path) -> None:
     port = free_port()
     proc = start_run(tmp_path, SPEC, "--hub", f"http://127.0.0.1:{port}")
+    lines: list[str] = []  # the run's output, read as it comes: the hub starts once the run found it down
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True)
+    reader.start()
     try:
-        wait_for(lambda: (tmp_path / "tracking" / "broken").exists(), 30, "the run to start")
+        wait_for(lambda: any("is unreachable" in line for line in lines), 30, "the run to find the hub down")
         server = server_for(token_file, "--port", str(port))  # the hub starts late
         wait_for(lambda: only_run(server.url), 60, "the run to reach the hub once it is up")
     finally:
         (tmp_path / "release").touch()
-    code, out = finish(proc)
+    proc.wait(timeout=units(60))
+    reader.join(timeout=units(10))
+    code, out = proc.returncode, "".join(lines)
     assert code == 1, out
     assert out.count("is unreachable") == 1 and out.count("answers again; it is catching up") == 1, out
     assert "gator hub push" not in out, out
