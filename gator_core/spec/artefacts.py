@@ -20,12 +20,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from gator_core.textutil import did_you_mean
 
 from .deps import DepTarget, resolve_dependency
 from .model import Job, JobArray, JobGroup, Node, child_id
+from .params import substituted_texts
 
 __all__ = [
     "ARTEFACT_NAME",
@@ -122,15 +122,6 @@ def artefact_environment(values: Mapping[str, Sequence[str]]) -> dict[str, str]:
 Report = Callable[..., None]
 
 
-def _texts(node: Node) -> list[tuple[str, int | None, Any]]:
-    texts: list[tuple[str, int | None, Any]] = [("cwd", None, node.cwd)]
-    if isinstance(node, Job):
-        texts.append(("command", None, node.command))
-        texts.extend(("args", pos, arg) for pos, arg in enumerate(node.args))
-    texts.extend(("env", pos, value) for pos, value in enumerate(node.env.values()))
-    return texts
-
-
 def check_artefact_references(root: Node, path: str, report: Report) -> None:
     """Every ``{{ artefacts.<need> }}`` must be a need of its node or of a node above it.
 
@@ -141,8 +132,8 @@ def check_artefact_references(root: Node, path: str, report: Report) -> None:
             return
         needs = node.needs if isinstance(node.needs, list) else []
         available = available | {need for need in needs if isinstance(need, str)}
-        for field, index, text in _texts(node):
-            if not isinstance(text, str):
+        for field, index, text in substituted_texts(node):
+            if field == "artefacts":  # a producer's own paths name no need
                 continue
             for need in references(text):
                 if need not in available:

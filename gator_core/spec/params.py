@@ -37,6 +37,7 @@ __all__ = [
     "Element",
     "placeholders",
     "substitute",
+    "substituted_texts",
     "uses_params",
     "substitute_node",
     "child_scope",
@@ -91,20 +92,23 @@ def substitute(text: str, scope: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(replace_one, text)
 
 
-def _own_texts(node: Node) -> list[str]:
-    texts = [node.cwd] if isinstance(node.cwd, str) else []
+def substituted_texts(node: Node) -> list[tuple[str, int | None, str]]:
+    """The texts of a node's own fields that ``{{ }}`` applies to (SUBSTITUTED), as
+    (field, index in the field or None, text); values that are not text are left out."""
+    fields: list[tuple[str, int | None, Any]] = [("cwd", None, node.cwd)]
     if isinstance(node, Job):
-        if isinstance(node.command, str):
-            texts.append(node.command)
-        texts.extend(arg for arg in node.args if isinstance(arg, str))
-        texts.extend(value for value in node.artefacts.values() if isinstance(value, str))
-    texts.extend(value for value in node.env.values() if isinstance(value, str))
-    return texts
+        fields.append(("command", None, node.command))
+        fields.extend(("args", pos, arg) for pos, arg in enumerate(node.args))
+        if isinstance(node.artefacts, dict):
+            fields.extend(("artefacts", pos, value) for pos, value in enumerate(node.artefacts.values()))
+    if isinstance(node.env, dict):
+        fields.extend(("env", pos, value) for pos, value in enumerate(node.env.values()))
+    return [(field, index, text) for field, index, text in fields if isinstance(text, str)]
 
 
 def uses_params(node: Node) -> bool:
     """Whether the node's own command, args, cwd or env hold ``{{``."""
-    return any("{{" in text for text in _own_texts(node))
+    return any("{{" in text for _field, _index, text in substituted_texts(node))
 
 
 def substitute_node(node: Node, scope: Mapping[str, str]) -> Node:
@@ -377,16 +381,7 @@ class _Checker:
         return elements
 
     def texts(self, node: Node, path: str, scope: Mapping[str, str | None]) -> None:
-        fields: list[tuple[str, int | None, Any]] = [("cwd", None, node.cwd)]
-        if isinstance(node, Job):
-            fields.append(("command", None, node.command))
-            fields.extend(("args", pos, arg) for pos, arg in enumerate(node.args))
-            if isinstance(node.artefacts, dict):
-                fields.extend(("artefacts", pos, value) for pos, value in enumerate(node.artefacts.values()))
-        fields.extend(("env", pos, value) for pos, value in enumerate(node.env.values()))
-        for field, index, text in fields:
-            if not isinstance(text, str):
-                continue
+        for field, index, text in substituted_texts(node):
             for name in placeholders(text):
                 if name not in scope:
                     self.report(node, path, f"unknown param '{name}' in {field}"
