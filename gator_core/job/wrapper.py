@@ -100,7 +100,8 @@ class Wrapper:
         self._limit = parse_duration(job.timeout) if job.timeout is not None else None
         self._limit_at: float | None = None
         self._timed_out = False
-        self._cwd = ""  # where the job ran: its artefacts are found from there
+        # Where the job ran and its environment: its artefacts are found from there.
+        self._ran_in: tuple[str, dict[str, str]] = (os.getcwd(), {})
         self._needed: dict[str, list[str]] | None = None  # the artefacts it needs, as paths here
         self._dirty = False
         self._last_send = time.monotonic()
@@ -326,7 +327,6 @@ class Wrapper:
         cwd = expand_path(parts, env)
         if "PWD" in env:
             env = {**env, "PWD": cwd}  # as a shell's cd would: a stale PWD misleads scripts
-        self._cwd = cwd
         if self.job.runner is None and not self.job.shell:  # exec: the common case, kept cheap
             argv = [expand(command, env), *(expand(a, env) for a in args)]
         else:
@@ -336,7 +336,7 @@ class Wrapper:
             except (GatorError, ValueError) as exc:
                 return f"the {self.job.runner_name} runner cannot start the job: {exc}"
             argv, env, cwd = prepared.argv, prepared.env, prepared.cwd
-        self._cwd = cwd
+        self._ran_in = (cwd, env)
         self.store.set_attrs({"argv": argv, "cwd": cwd})
         if not os.path.isdir(cwd):
             return f"cannot enter working directory {cwd}: {os.strerror(errno.ENOENT)}"
@@ -560,7 +560,8 @@ class Wrapper:
         from gator_core.job.artefacts import find_artefacts
 
         paths = self._host_paths()
-        record, problems = find_artefacts(self.job.artefacts, self._cwd or os.getcwd(), self._environment(),
+        cwd, env = self._ran_in
+        record, problems = find_artefacts(self.job.artefacts, cwd, env,
                                           keep_in=self.node.tracking if paths else None, paths=paths)
         self.summary["artefacts"] = record
         for problem in problems:
