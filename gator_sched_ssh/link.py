@@ -341,11 +341,15 @@ class HostLink:
 
     def put(self, files: list[tuple[str, str]]) -> None:
         """Copy files here to paths on the host, making directories and keeping modes (a
-        built binary stays executable).  Each path is remembered in ``uploaded``."""
+        built binary stays executable).  Each path is remembered in ``uploaded`` and never
+        written twice: two jobs that need it start together, and the first may already
+        run it while the second's copy would rewrite it (exit 127, text file busy)."""
         with self._sftp_lock:
             sftp = self._sftp_session()
             made: set[str] = set()
             for local, remote in files:
+                if remote in self.uploaded:  # put meanwhile for another job, which may run it
+                    continue
                 _make_dirs(sftp, posixpath.dirname(remote), made)
                 sftp.put(local, remote)
                 sftp.chmod(remote, stat.S_IMODE(os.stat(local).st_mode))
