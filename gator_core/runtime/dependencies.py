@@ -47,7 +47,8 @@ class Dependencies:
         self.spec = spec
         self.watch = list(watch)
         self.produced = produced
-        self.by_place = {(child.decl, child.index): child for child in children}
+        self.children = children
+        self._templates = len(spec.jobs)
         self.by_decl: dict[int, list[Child]] = {}
         self.dependants: dict[int, list[Child]] = {}
         for child in children:
@@ -56,12 +57,23 @@ class Dependencies:
                 self.dependants.setdefault(target, []).append(child)
         self.sent: dict[str, str] = {}  # watched outcomes already decided
 
+    def at(self, decl: int, index: int | None) -> Child | None:
+        """The child of template ``decl`` in element ``index`` (None in a group).  Children
+        come in launch order, element by element, so its place is computed, not looked up:
+        an array of 10^5 children keeps no second index of them."""
+        position = decl if index is None else index * self._templates + decl
+        if 0 <= decl < self._templates and 0 <= position < len(self.children):
+            child = self.children[position]
+            if child.decl == decl and child.index == index:
+                return child
+        return None
+
     def _id(self, decl: int) -> str:
         return self.spec.jobs[decl].id or f"T{decl}"
 
     # -- conditions ----------------------------------------------------------------------
     def target_outcome(self, child: Child, target: DepTarget) -> str | None:
-        other = self.by_place.get((target.sibling, child.index))
+        other = self.at(target.sibling, child.index)
         if other is None:
             return Result.SKIPPED
         if not target.subpath:
@@ -103,7 +115,7 @@ class Dependencies:
         """A need holds once its producer passed with the artefact in place.  A producer
         below a sibling is read back from its store, so the whole sibling must have ended."""
         outcome = self.target_outcome(child, target)
-        other = self.by_place.get((target.sibling, child.index))
+        other = self.at(target.sibling, child.index)
         if outcome is None or (target.subpath and other is not None and other.state != ChildState.DONE):
             return None
         files = self.produced(child, need, target) if self.produced is not None else None

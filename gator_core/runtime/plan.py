@@ -16,7 +16,7 @@ from typing import Any
 
 from gator_core.spec.artefacts import resolve_need
 from gator_core.spec.deps import CONDITIONS, DepTarget, resolve_dependency
-from gator_core.spec.model import Job, JobArray, JobGroup, Node, expand_children, kind_of
+from gator_core.spec.model import Job, JobArray, JobGroup, Node, iter_children, kind_of
 from gator_core.spec.params import Element, child_scope, element_count, substitute_node
 from gator_core.states import ChildState
 
@@ -98,9 +98,11 @@ def plan_children(spec: JobGroup | JobArray) -> list[Child]:
         needs.append(wanted)
     watch_lists = {pos: sorted(paths) for pos, paths in watch.items()}
     no_watch: list[str] = []
-    return [Child(position=position, key=key, decl=pos, index=index, node=node, kind=kind_of(node),
+    kinds = [kind_of(node) for node in templates]
+    # Straight from the generator: a tier of 10^5 children builds no second list of them.
+    return [Child(position=position, key=key, decl=pos, index=index, node=node, kind=kinds[pos],
                   deps=resolved[pos], needs=needs[pos], watch=watch_lists.get(pos, no_watch))
-            for position, (key, pos, index, node) in enumerate(expand_children(spec))]
+            for position, (key, pos, index, node) in enumerate(iter_children(spec))]
 
 
 def descendant_keys(node: Node, subpath: tuple[str, ...]) -> list[tuple[str, ...]]:
@@ -110,7 +112,7 @@ def descendant_keys(node: Node, subpath: tuple[str, ...]) -> list[tuple[str, ...
     for part in subpath:
         if isinstance(node, Job):
             return []
-        matches = [(key, template) for key, pos, _index, template in expand_children(node)
+        matches = [(key, template) for key, pos, _index, template in iter_children(node)
                    if (template.id or f"T{pos}") == part]
         if not matches:
             return []

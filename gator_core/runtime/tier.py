@@ -434,7 +434,7 @@ class Tier:
         """The paths of ``need``'s artefact for ``child`` (Dependencies.produced): from the
         producer's final report, or, below a sibling that has ended, from its store."""
         artefact = need.rpartition(".")[2]
-        other = self.deps.by_place.get((target.sibling, child.index))
+        other = self.deps.at(target.sibling, child.index)
         if other is None:
             return None
         if not target.subpath:

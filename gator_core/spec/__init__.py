@@ -24,6 +24,7 @@ from .model import (
     Rule,
     child_id,
     expand_children,
+    iter_children,
     kind_of,
 )
 from .schema import spec_schema
@@ -60,6 +61,7 @@ __all__ = [
     "Rule",
     "child_id",
     "expand_children",
+    "iter_children",
     "dump_spec",
     "from_dict",
     "kind_of",

@@ -12,6 +12,7 @@ Field order matters: the positional sequence form (``!Cores [2]``,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
 
@@ -31,6 +32,7 @@ __all__ = [
     "child_id",
     "kind_of",
     "expand_children",
+    "iter_children",
 ]
 
 # Binary multiples, as Slurm's --mem and Grid Engine's h_vmem read them.
@@ -263,20 +265,35 @@ def child_id(node: Node, position: int) -> str:
     return node.id if node.id else f"T{position}"
 
 
-def expand_children(spec: JobGroup | JobArray) -> list[tuple[str, int, int | None, Node]]:
+def iter_children(spec: JobGroup | JobArray) -> Iterator[tuple[str, int, int | None, Node]]:
     """The children a group or array runs, in launch order, as ``(key, position of the
     template in jobs, element index or None, template)``.  An array runs its jobs once
     per element and names each child ``<id>_<element>``: ``<id>_<index>`` for ``repeats``,
-    as the seed system did, and ``<id>_cfg=fast,seed=3`` for a ``matrix``."""
-    if not isinstance(spec, JobArray):
-        return [(child_id(node, position), position, None, node) for position, node in enumerate(spec.jobs)]
-    from .params import array_elements  # it builds on this module
+    as the seed system did, and ``<id>_cfg=fast,seed=3`` for a ``matrix``.
 
-    out: list[tuple[str, int, int | None, Node]] = []
+    A generator, so that a tier of 10^5 children never holds a second list of them: the
+    child at ``(position, index)`` is always number ``index * len(jobs) + position``."""
+    if not isinstance(spec, JobArray):
+        for position, node in enumerate(spec.jobs):
+            yield child_id(node, position), position, None, node
+        return
+    from .params import array_elements, has_matrix  # they build on this module
+
+    ids = [child_id(node, position) for position, node in enumerate(spec.jobs)]
+    if not has_matrix(spec):  # by index: no element records to build
+        repeats = spec.repeats if isinstance(spec.repeats, int) and spec.repeats > 0 else 0
+        for index in range(repeats):
+            for position, node in enumerate(spec.jobs):
+                yield f"{ids[position]}_{index}", position, index, node
+        return
     for element in array_elements(spec):
         for position, node in enumerate(spec.jobs):
-            out.append((f"{child_id(node, position)}_{element.name}", position, element.index, node))
-    return out
+            yield f"{ids[position]}_{element.name}", position, element.index, node
+
+
+def expand_children(spec: JobGroup | JobArray) -> list[tuple[str, int, int | None, Node]]:
+    """:func:`iter_children` as a list."""
+    return list(iter_children(spec))
 
 
 def kind_of(node: Node) -> str:
