@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -13,8 +14,8 @@ from gator_core.store.nodestore import StoreReader
 from gator_core.store.readback import NodeResult
 from gator_core.textutil import human_bytes, human_seconds
 
-__all__ = ["where", "print_tree", "print_jobs", "print_messages", "print_buckets", "format_metrics", "printable",
-           "format_artefacts"]
+__all__ = ["where", "print_tree", "print_tree_of", "print_jobs", "print_messages", "print_buckets", "format_metrics",
+           "printable", "format_artefacts"]
 
 # Shown in their own columns (or summed as MESSAGES and JOBS); the rest are listed.
 _COLUMN_METRICS = ("wall_time", "cpu_time", "peak_memory")
@@ -76,46 +77,88 @@ def where(node: NodeResult) -> str:
 
 def print_tree(root: NodeResult, out: TextIO) -> None:
     """One line per node, indented by depth; a node's own metrics on the line below."""
-    rows: list[tuple[str, str, NodeResult]] = []
+    print_tree_of(((depth, node) for depth, node in _depths(root, 0)), out)
 
-    def walk(node: NodeResult, prefix: str, last: bool, top: bool) -> None:
-        branch = "" if top else ("└─ " if last else "├─ ")
-        deeper = prefix + ("" if top else ("   " if last else "│  "))
-        rows.append((prefix + branch + node.id, deeper + ("│  " if node.children else "   "), node))
-        for pos, child in enumerate(node.children):
-            walk(child, deeper, pos == len(node.children) - 1, False)
 
-    walk(root, "", True, True)
-    width = min(70, max(len(label) for label, _, _ in rows))
+def _depths(node: NodeResult, depth: int) -> Iterator[tuple[int, NodeResult]]:
+    yield depth, node
+    for child in node.children:
+        yield from _depths(child, depth + 1)
+
+
+def _columns(node: NodeResult) -> str:
+    """A node's columns from KIND to SEED."""
+    exit_code = "" if node.exit_code is None else str(node.exit_code)
+    seed = "" if node.seed is None else str(node.seed)
+    return (f"{node.kind:<5}  {node.result:<9}  {exit_code:>4}  {_counts(node):<12}  "
+            f"{human_seconds(node.duration):>8}  {human_seconds(_cpu(node)):>8}  "
+            f"{human_bytes(node.peak_memory):>8}  {seed:>10}  ")
+
+
+def _jobs_or_reason(node: NodeResult) -> str:
+    if node.kind == "job":
+        extra = node.reason or ""
+        if node.attempts:  # retried: the final attempt decided
+            tried = f"{'passed on' if node.result == 'pass' else 'after'} attempt {node.attempt_count}"
+            extra = f"{tried}; {extra}" if extra else tried
+        return extra
+    j = node.jobs
+    extra = f"{j.get('passed', 0)}/{j.get('total', 0)} passed"
+    for key in ("failed", "lost", "skipped", "cancelled", "running", "pending"):
+        if j.get(key):
+            extra += f", {j[key]} {key}"
+    return extra
+
+
+def print_tree_of(nodes: Iterable[tuple[int, NodeResult]], out: TextIO) -> None:
+    """:func:`print_tree` of ``(depth, node)`` pairs in depth-first order (as
+    :func:`~gator_core.store.readback.walk_results` gives them), holding a line of text
+    per node rather than the nodes themselves: the columns' widths are known only at
+    the end."""
+    rows: list[tuple[int, str, str, str, str, list[str]]] = []
+    for depth, node in nodes:
+        below = []
+        metrics = format_metrics(node.metrics)
+        if metrics:
+            below.append(f"metrics: {metrics}")
+        below.extend(f"artefact {line}" for line in format_artefacts(node.artefacts))
+        rows.append((depth, node.id, _columns(node), where(node), _jobs_or_reason(node), below))
+    if not rows:
+        return
+    # Whether each node is the last of its siblings: the next node not below it is not
+    # its sibling.  Read backwards, a node has a later sibling when one was seen at its
+    # depth since the last node above that depth.
+    last = [True] * len(rows)
+    later = [False] * (max(row[0] for row in rows) + 2)
+    for pos in range(len(rows) - 1, -1, -1):
+        depth = rows[pos][0]
+        last[pos] = not later[depth]
+        later[depth] = True
+        for deeper in range(depth + 1, len(later)):
+            later[deeper] = False
+    labels: list[str] = []
+    unders: list[str] = []
+    stems: list[str] = []  # per depth: what the lines below an ancestor at that depth carry
+    for pos, (depth, name, *_rest) in enumerate(rows):
+        del stems[max(depth - 1, 0):]
+        prefix = "".join(stems)
+        branch = "" if depth == 0 else ("└─ " if last[pos] else "├─ ")
+        deeper = prefix + ("" if depth == 0 else ("   " if last[pos] else "│  "))
+        if depth:
+            stems.append("   " if last[pos] else "│  ")
+        has_children = pos + 1 < len(rows) and rows[pos + 1][0] > depth
+        labels.append(prefix + branch + name)
+        unders.append(deeper + ("│  " if has_children else "   "))
+    width = min(70, max(len(label) for label in labels))
     # Where each node ran (the batch system's id and the host): only when something says.
-    places = [where(node) for _, _, node in rows]
-    place_width = min(40, max(len(place) for place in places))
+    place_width = min(40, max(len(row[3]) for row in rows))
     place_head = f"{'WHERE':<{place_width}}  " if place_width else ""
     out.write(f"{'NODE':<{width}}  {'KIND':<5}  {'RESULT':<9}  {'EXIT':>4}  {'MESSAGES':<12}  "
               f"{'TIME':>8}  {'CPU':>8}  {'MEMORY':>8}  {'SEED':>10}  {place_head}JOBS / REASON\n")
-    for (label, under, node), place in zip(rows, places, strict=True):
-        exit_code = "" if node.exit_code is None else str(node.exit_code)
-        if node.kind == "job":
-            extra = node.reason or ""
-            if node.attempts:  # retried: the final attempt decided
-                tried = f"{'passed on' if node.result == 'pass' else 'after'} attempt {node.attempt_count}"
-                extra = f"{tried}; {extra}" if extra else tried
-        else:
-            j = node.jobs
-            extra = f"{j.get('passed', 0)}/{j.get('total', 0)} passed"
-            for key in ("failed", "lost", "skipped", "cancelled", "running", "pending"):
-                if j.get(key):
-                    extra += f", {j[key]} {key}"
-        seed = "" if node.seed is None else str(node.seed)
-        out.write(f"{label:<{width}}  {node.kind:<5}  {node.result:<9}  {exit_code:>4}  "
-                  f"{_counts(node):<12}  {human_seconds(node.duration):>8}  {human_seconds(_cpu(node)):>8}  "
-                  f"{human_bytes(node.peak_memory):>8}  {seed:>10}  "
-                  f"{f'{place:<{place_width}}  ' if place_width else ''}{extra}\n")
-        metrics = format_metrics(node.metrics)
-        if metrics:
-            out.write(f"{under}metrics: {metrics}\n")
-        for line in format_artefacts(node.artefacts):
-            out.write(f"{under}artefact {line}\n")
+    for label, under, (_depth, _name, columns, place, extra, below) in zip(labels, unders, rows, strict=True):
+        out.write(f"{label:<{width}}  {columns}{f'{place:<{place_width}}  ' if place_width else ''}{extra}\n")
+        for line in below:
+            out.write(f"{under}{line}\n")
 
 
 def print_jobs(jobs: list[NodeResult], out: TextIO) -> None:

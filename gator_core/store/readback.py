@@ -23,7 +23,8 @@ from gator_core.store.liveness import run_gone
 from gator_core.store.nodestore import DB_NAME, LOG_NAME, StoreReader
 from gator_core.store.summary import FINAL_RESULTS, empty_jobs, empty_messages
 
-__all__ = ["NodeResult", "as_result", "find_run", "load_results", "load_overview", "iter_jobs", "node_directory"]
+__all__ = ["NodeResult", "as_result", "find_run", "load_results", "load_overview", "iter_jobs", "walk_results",
+           "find_node", "node_directory"]
 
 
 def as_result(value: object) -> Result:
@@ -100,6 +101,10 @@ class NodeResult:
         return None
 
     def to_json(self) -> dict[str, Any]:
+        return {**self.own_json(), "children": [child.to_json() for child in self.children]}
+
+    def own_json(self) -> dict[str, Any]:
+        """:meth:`to_json` without ``children`` (which comes last in it)."""
         return {
             "id": self.id,
             "path": self.path,
@@ -121,7 +126,6 @@ class NodeResult:
             "seed": self.seed,
             "attempts": self.attempts,
             "artefacts": self.artefacts,
-            "children": [child.to_json() for child in self.children],
         }
 
 
@@ -210,7 +214,7 @@ class _SpecIndex:
 
     def children(self, path: str) -> list[tuple[str, str]]:
         """(key, kind) of each child of the node at ``path``; [] when unknown."""
-        from gator_core.spec import Job, JobGroup, expand_children, kind_of, loads_spec, root_path
+        from gator_core.spec import Job, JobGroup, expand_children, iter_children, kind_of, loads_spec, root_path
 
         if not self._loaded:
             self._loaded = True
@@ -230,7 +234,7 @@ class _SpecIndex:
         for part in rest:
             if isinstance(node, Job):
                 return []
-            match = next((child for key, _, _, child in expand_children(node) if key == part), None)
+            match = next((child for key, _, _, child in iter_children(node) if key == part), None)
             if match is None:
                 return []
             node = match
@@ -256,27 +260,10 @@ def _unstarted(index: _SpecIndex, tier: NodeResult) -> None:
         tier.children.append(child)
 
 
-def _load_tier(directory: Path, row: dict[str, Any] | None, index: _SpecIndex | None = None) -> NodeResult:
-    index = index or _SpecIndex(directory)
-    with StoreReader(directory) as store:
-        attrs = store.attrs()
-        rows = store.children()
-    node = _tier_node(directory, attrs, row)
-    for child_row in rows:
-        node.children.append(_load_child(directory, child_row, index))
-    ended = _Ended.of(node)
-    if ended is not None:
-        _settle(node, ended)
-    return node
-
-
-def _load_child(parent_dir: Path, row: dict[str, Any], index: _SpecIndex | None = None) -> NodeResult:
+def _row_node(parent_dir: Path, row: dict[str, Any], index: _SpecIndex) -> NodeResult:
+    """A child as its parent's row describes it: a job, or a group or array that never
+    started (its subtree then comes from the spec)."""
     directory = parent_dir / row["key"]
-    if row["kind"] != "job" and (directory / DB_NAME).exists():
-        try:
-            return _load_tier(directory, row, index)
-        except StoreError:
-            pass  # fall back to the parent's row
     node = NodeResult(id=row.get("id", row["key"]), path=row.get("path", row["key"]), kind=row["kind"],
                       result=as_result(row.get("result")), tracking=str(directory),
                       native_id=row.get("native_id"), host=row.get("host"))
@@ -287,9 +274,62 @@ def _load_child(parent_dir: Path, row: dict[str, Any], index: _SpecIndex | None 
         node.result = Result.PENDING
     if row.get("pending_reason") and node.result == Result.PENDING:
         node.reason = row["pending_reason"]
-    if node.kind != "job" and index is not None:
+    if node.kind != "job":
         _unstarted(index, node)
     return node
+
+
+def _walk_tier(directory: Path, row: dict[str, Any] | None, index: _SpecIndex, depth: int,
+               inherited: _Ended | None) -> Iterator[tuple[int, NodeResult, bool]]:
+    with StoreReader(directory) as store:
+        node = _tier_node(directory, store.attrs(), row)
+        # What is unfinished below a node that ended by itself was lost with it; the
+        # nearest such node names the reason.
+        ended = _Ended.of(node) or inherited
+        if inherited is not None:
+            inherited.apply(node)
+        yield depth, node, False
+        for child_row in store.iter_children():
+            child_dir = directory / child_row["key"]
+            if child_row["kind"] != "job" and (child_dir / DB_NAME).exists():
+                try:
+                    with StoreReader(child_dir) as child_store:
+                        child_store.attrs()
+                except StoreError:
+                    pass  # unreadable: its parent's row stands for it
+                else:
+                    yield from _walk_tier(child_dir, child_row, index, depth + 1, ended)
+                    continue
+            child = _row_node(directory, child_row, index)
+            if ended is not None:
+                ended.apply(child)
+                _settle(child, ended)
+            yield from _walk_built(child, depth + 1)
+    yield depth, node, True
+
+
+def _walk_built(node: NodeResult, depth: int) -> Iterator[tuple[int, NodeResult, bool]]:
+    """The events of a subtree already in memory (a tier that never started)."""
+    if node.kind == "job":
+        yield depth, node, True
+        return
+    children, node.children = node.children, []
+    yield depth, node, False
+    for child in children:
+        yield from _walk_built(child, depth + 1)
+    yield depth, node, True
+
+
+def walk_results(tracking: str | Path) -> Iterator[tuple[int, NodeResult, bool]]:
+    """Every node of a run, depth first, without holding its tree (a run of 10^5 jobs is
+    streamed through the stores): ``(depth, node, end)``.  A group or array comes twice,
+    before its children (``end`` False) and after them (``end`` True); a job comes once,
+    with ``end`` True.  ``node.children`` stays empty.  Below a node that ended, nothing is
+    still running: it counts as lost with it."""
+    directory = Path(tracking)
+    if not (directory / DB_NAME).exists():
+        raise StoreError(f"{directory} is not a Gator tracking directory (no {DB_NAME})")
+    yield from _walk_tier(directory, None, _SpecIndex(directory), 0, None)
 
 
 def find_run(path: str | Path) -> Path:
@@ -314,51 +354,29 @@ def find_run(path: str | Path) -> Path:
 
 def load_results(tracking: str | Path) -> NodeResult:
     """The result tree of the run in ``tracking`` (finished or still running)."""
-    directory = Path(tracking)
-    if not (directory / DB_NAME).exists():
-        raise StoreError(f"{directory} is not a Gator tracking directory (no {DB_NAME})")
-    return _load_tier(directory, None)
+    stack: list[NodeResult] = []  # the open tiers, the top first
+    root: NodeResult | None = None
+    for _depth, node, end in walk_results(tracking):
+        if end and stack and stack[-1] is node:  # a tier's children are all in
+            root = stack.pop()
+            continue
+        if stack:
+            stack[-1].children.append(node)
+        if not end:  # a tier: its children follow
+            stack.append(node)
+    if root is None:
+        raise StoreError(f"{tracking}: no result tree")
+    return root
 
 
 def iter_jobs(tracking: str | Path, top: list[NodeResult] | None = None) -> Iterator[NodeResult]:
-    """Every job of a run, depth first, without building the tree (a run of 10^5
-    jobs is streamed through the stores).  Jobs below a tier that ended are
-    never still running: they count as lost with it.  If ``top`` is a list, the
-    top node (without children) is appended to it first.
-    """
-    directory = Path(tracking)
-    if not (directory / DB_NAME).exists():
-        raise StoreError(f"{directory} is not a Gator tracking directory (no {DB_NAME})")
-    index = _SpecIndex(directory)
-
-    def visit(tier_dir: Path, row: dict[str, Any] | None, settled: _Ended | None) -> Iterator[NodeResult]:
-        with StoreReader(tier_dir) as store:
-            node = _tier_node(tier_dir, store.attrs(), row)
-            if top is not None and row is None:
-                top.append(node)
-            ended = settled or _Ended.of(node)
-            for child_row in store.iter_children():
-                child_dir = tier_dir / child_row["key"]
-                if child_row["kind"] != "job":
-                    if (child_dir / DB_NAME).exists():
-                        try:
-                            yield from visit(child_dir, child_row, ended)
-                            continue
-                        except StoreError:
-                            pass
-                    tier = _load_child(tier_dir, child_row, index)  # never started: from the spec
-                    for job in tier.walk():
-                        if job.kind == "job":
-                            if ended is not None:
-                                ended.apply(job)
-                            yield job
-                    continue
-                job = _load_child(tier_dir, child_row)
-                if ended is not None:
-                    ended.apply(job)
-                yield job
-
-    yield from visit(directory, None, None)
+    """Every job of a run, depth first, without building the tree (see :func:`walk_results`).
+    If ``top`` is a list, the top node (without children) is appended to it first."""
+    for depth, node, end in walk_results(tracking):
+        if depth == 0 and not end and top is not None:
+            top.append(node)
+        if end and node.kind == "job":
+            yield node
 
 
 def load_overview(tracking: str | Path, *, keep: tuple[str, ...] = tuple(FAILURES)
@@ -367,6 +385,20 @@ def load_overview(tracking: str | Path, *, keep: tuple[str, ...] = tuple(FAILURE
     top: list[NodeResult] = []
     kept = [job for job in iter_jobs(tracking, top) if job.result in keep]
     return top[0], kept
+
+
+def find_node(tracking: str | Path, path: str | None = None) -> NodeResult:
+    """The node at ``path`` (with or without the top's own id in front; None: the top),
+    read as a stream: the tree of a large run is not built to find one node."""
+    top: NodeResult | None = None
+    for _depth, node, _end in walk_results(tracking):
+        if top is None:
+            top = node
+            if path is None:
+                return top
+        if node.path in (path, f"{top.path}.{path}"):
+            return node
+    raise StoreError(f"no node '{path}' in this run")
 
 
 def node_directory(root: NodeResult, path: str) -> NodeResult:

@@ -119,3 +119,24 @@ def test_the_run_seed_is_shown(tmp_path: Path):
     proc, _, tree = run_spec(tmp_path, "!Job {command: 'true'}", "--seed", "1234")
     assert "seed 1234;" in proc.stdout
     assert tree["seed"] == 1234
+
+
+def test_show_streams_the_tree_it_would_load(tmp_path: Path):
+    """`gator show` reads the stores as a stream (10^5 jobs are never held at once): what it
+    prints must be the tree load_results builds, unstarted arrays (from the spec) included."""
+    import io
+
+    from gator_core.report.show import print_tree
+    from gator_core.store.readback import load_results
+
+    _, tracking, _ = run_spec(tmp_path, TREE, check=1)
+    root = load_results(tracking)
+    proc = gator("show", tracking, "--json", check=0)
+    assert json.loads(proc.stdout) == json.loads(json.dumps(root.to_json()))
+    job_lines = [line for line in proc.stdout.splitlines() if '"kind": "job"' in line]
+    assert len(job_lines) == 8  # one line per job
+    assert all(json.loads(line.strip().rstrip(","))["kind"] == "job" for line in job_lines)
+    expected = io.StringIO()
+    print_tree(root, expected)
+    assert gator("show", tracking, check=0).stdout == expected.getvalue()
+    assert "└─ t_2" in expected.getvalue() and "├─ t_0" in expected.getvalue()
