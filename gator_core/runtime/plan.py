@@ -100,7 +100,9 @@ def plan_children(spec: JobGroup | JobArray) -> list[Child]:
     no_watch: list[str] = []
     kinds = [kind_of(node) for node in templates]
     # Straight from the generator: a tier of 10^5 children builds no second list of them.
-    return [Child(position=position, key=key, decl=pos, index=index, node=node, kind=kinds[pos],
+    # An element's index is its position when the array has one template: one int, not two.
+    return [Child(position=position, key=key, decl=pos, index=position if index == position else index,
+                  node=node, kind=kinds[pos],
                   deps=resolved[pos], needs=needs[pos], watch=watch_lists.get(pos, no_watch))
             for position, (key, pos, index, node) in enumerate(iter_children(spec))]
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -50,7 +50,7 @@ from gator_core.sched.contract import (
     SchedulerContext,
 )
 from gator_core.spec.deps import DepTarget
-from gator_core.spec.model import Job, JobArray, JobGroup
+from gator_core.spec.model import Job, JobArray, JobGroup, child_id
 from gator_core.spec.params import array_elements, has_matrix
 from gator_core.spec.serial import to_dict
 from gator_core.states import FAILURES, ChildState, Result, Severity
@@ -78,6 +78,7 @@ __all__ = ["Tier", "ChangeSink", "CHILD_COMMAND"]
 
 CHILD_COMMAND = ("-m", "gator_core.child")  # after the interpreter
 LAUNCH_BATCH = 500  # children handed to the scheduler in one call
+ROWS_PER_COMMIT = 2000  # children's rows encoded and buffered before they are written
 KILL_WAIT = 2.0  # seconds children told to kill their jobs at once have to report it
 RETRY_BACKOFF = Backoff(first=1.0, cap=30.0, jitter="equal")  # between attempts of a job
 RETRY_SCAN = 100_000  # messages searched for a retry_on message pattern
@@ -139,7 +140,11 @@ class Tier:
         self.children = plan_children(spec)
         # A matrix array's elements: each one's values are params of its children.
         self.elements = array_elements(spec) if isinstance(spec, JobArray) and has_matrix(spec) else None
-        self.by_key = {child.key: child for child in self.children}
+        # Children by key: an array by index finds them by arithmetic (see _child); other
+        # tiers keep a dict.
+        self._ids = {child_id(template, pos): pos for pos, template in enumerate(spec.jobs)}
+        self._by_key = None if isinstance(spec, JobArray) and self.elements is None else {
+            child.key: child for child in self.children}
         self.deps = Dependencies(spec, self.children, node.watch, self._produced)
         # Siblings whose artefacts someone needs: their children keep them once finished.
         self._producers = {target.sibling for child in self.children for _, target in child.needs
@@ -158,6 +163,7 @@ class Tier:
         self._wake = asyncio.Event()
         self._changes: list[Change] = []
         self._dirty: set[Child] = set()
+        self._all_dirty = False  # every child's row is to be written (a set of 10^5 is not built)
         self._done = {"messages": empty_messages(), "jobs": empty_jobs(), "metrics": {}}
         self._pending_jobs = sum(self._job_counts[c.decl] for c in self.children)
         self._failed = False
@@ -171,6 +177,22 @@ class Tier:
         # `gator show` can tell when the `gator run` process is gone (see liveness).
         self.beats = False
         self._killing: str | None = None  # interrupted twice: the reason
+
+    def child(self, key: str) -> Child | None:
+        """The child named ``key``, or None."""
+        if self._by_key is not None:
+            return self._by_key.get(key)
+        template, _, index = key.rpartition("_")  # <template id>_<index>
+        decl = self._ids.get(template)
+        if decl is None or not index.isdigit():
+            return None
+        child = self.deps.at(decl, int(index))
+        return child if child is not None and child.key == key else None
+
+    def _known(self, key: str) -> Child:
+        child = self.child(key)
+        assert child is not None, key
+        return child
 
     # -- reruns ----------------------------------------------------------------------------------
     def _carry(self, child: Child, row: dict[str, Any]) -> None:
@@ -263,10 +285,17 @@ class Tier:
         self._dirty.add(child)
 
     def _flush(self) -> None:
-        for child in self._dirty:
+        dirty: Iterable[Child] = self.children if self._all_dirty else self._dirty
+        self._all_dirty = False
+        for count, child in enumerate(dirty, 1):
             self.store.set_child(child.key, child.position, child.kind, child.state, self._row(child))
             if child.state == ChildState.DONE:
-                child.summary = None  # folded in and stored: a large array must stay small
+                # Folded in and stored: what only its row needed goes, so that a large
+                # array stays small as it finishes.
+                child.summary = child.exit_event = child.native_id = child.host = child.pending_reason = None
+                child.last_seen = child.started_at = child.exit_at = 0.0
+            if count % ROWS_PER_COMMIT == 0:  # 10^5 rows at the start are not held at once
+                self.store.flush()
         self._dirty.clear()
         self.store.set_attr("summary", self.current_summary())
         if self.beats:
@@ -474,7 +503,7 @@ class Tier:
 
     # -- scheduler events ---------------------------------------------------------------------
     def _on_event(self, event: ChildEvent) -> None:
-        child = self.by_key.get(event.key)
+        child = self.child(event.key)
         if child is None or child.state == ChildState.DONE:
             return
         if child.attempts and (child.state == ChildState.PENDING or (
@@ -591,7 +620,7 @@ class Tier:
         except (ConnectionClosed, asyncio.TimeoutError):
             return
         assert isinstance(hello, Hello)
-        child = self.by_key.get(hello.key)
+        child = self.child(hello.key)
         problem = self._hello_problem(hello, child)
         if problem is None and child is not None and child.state == ChildState.DONE:
             await self._serve_finished(link, child)  # it reconnected to repeat its final report
@@ -881,7 +910,7 @@ class Tier:
         self.stopping = reason  # nothing may be considered for launch any more
         for child in self.children:  # none of them can run now: lost, each with the reason
             self._finish(child, self._final_summary(child, Result.LOST, f"not started: {reason}"))
-        self._dirty.update(self.children)
+        self._all_dirty = True
         summary = self.current_summary()
         summary.update(result=Result.FAIL, reason=reason, started=now, stopped=now)
         self.store.set_attrs({"id": self.key, "path": self.node.path, "started": now, "stopped": now,
@@ -911,10 +940,10 @@ class Tier:
         flusher = asyncio.create_task(self._flush_periodically())
         limit = parse_duration(self.spec.timeout) if self.spec.timeout is not None else None
         timer = asyncio.get_running_loop().call_later(limit, self._time_out) if limit else None
-        self._dirty.update(self.children)  # every child is visible to `gator show` from the start
+        self._all_dirty = True  # every child is visible to `gator show` from the start
         try:
             for key, row in self._carried.items():
-                self._carry(self.by_key[key], row)
+                self._carry(self._known(key), row)
             for child in self.children:
                 self._consider(child)
             while self.remaining > 0:

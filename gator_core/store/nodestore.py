@@ -239,7 +239,7 @@ class Store:
                 db.executemany(
                     "INSERT OR REPLACE INTO children(key, position, kind, state, data) "
                     "VALUES (?, ?, ?, ?, ?)",
-                    [(k, *v) for k, v in children.items()],
+                    ((k, *v) for k, v in children.items()),
                 )
             db.execute("COMMIT")
         except sqlite3.Error as exc:

@@ -57,3 +57,26 @@ def test_watched_paths_are_passed_down_and_decided_over_every_element():
     finish(kids["g_1"], "skipped")
     assert deps.newly_decided() == {"g": "skipped"}
     assert deps.newly_decided() == {}  # each decided once
+
+
+
+def test_an_array_finds_its_children_by_key_without_a_dict(tmp_path):
+    from gator_core.config import NodeConfig, RunConfig
+    from gator_core.runtime.tier import Tier
+    from gator_core.spec import loads_spec
+
+    spec = loads_spec("!JobArray\nid: arr\nrepeats: 4\njobs:\n- !Job {id: my_t, command: 'true'}\n"
+                      "- !Job {command: 'true'}\n")
+    (tmp_path / "t").mkdir()
+    node = NodeConfig(path="arr", tracking=str(tmp_path / "t"), cwd=[str(tmp_path)])
+    run = RunConfig(run_id="0" * 32, tracking_root=str(tmp_path / "t"), launch_dir=str(tmp_path))
+    tier = Tier(spec, node, run, key="arr", token="secret")
+    try:
+        assert tier._by_key is None
+        found = [tier.child(key) for key in ("my_t_0", "T1_0", "my_t_3", "T1_3")]
+        assert [child.key for child in found] == ["my_t_0", "T1_0", "my_t_3", "T1_3"]
+        assert [(child.decl, child.index) for child in found] == [(0, 0), (1, 0), (0, 3), (1, 3)]
+        for missing in ("my_t_4", "my_t_03", "my_t_x", "other_1", "my_t", "T1_-1"):
+            assert tier.child(missing) is None, missing
+    finally:
+        tier.close()

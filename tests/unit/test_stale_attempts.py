@@ -22,7 +22,7 @@ def _tier(tmp_path: Path) -> Tier:
 def test_an_earlier_attempt_is_refused_and_the_current_one_let_in(tmp_path: Path) -> None:
     tier = _tier(tmp_path)
     try:
-        sim = tier.by_key["sim"]
+        sim = tier.child("sim")
         assert tier._hello_problem(Hello("sim"), sim) is None  # attempt 1 of a job never retried
         sim.attempts = [{"attempt": 1, "result": "lost"}]
         sim.state = ChildState.LAUNCHED
@@ -34,7 +34,7 @@ def test_an_earlier_attempt_is_refused_and_the_current_one_let_in(tmp_path: Path
         assert tier._hello_problem(Hello("sim", resume=True, attempt=2), sim) is None
         assert tier._hello_problem(Hello("sim", attempt=2), sim) == "child 'sim' has already finished"
         # Groups are never retried: a tier's hello is not judged by its attempt.
-        assert tier._hello_problem(Hello("inner", attempt=5), tier.by_key["inner"]) is None
+        assert tier._hello_problem(Hello("inner", attempt=5), tier.child("inner")) is None
         assert tier._hello_problem(Hello("nobody"), None) == "no child 'nobody' here"
     finally:
         tier.close()
