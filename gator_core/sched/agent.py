@@ -259,6 +259,7 @@ class AgentScheduler(Scheduler):
 
     def _ended(self, key: str) -> None:
         self._live.discard(key)
+        self._reported.discard(key)  # both sets hold live keys only: 10^5 jobs must not fill them
         if not self._live:
             self._all_ended.set()
 
@@ -283,7 +284,8 @@ class AgentScheduler(Scheduler):
             await self._send({"op": "terminate", "keys": list(keys)})
 
     def reported(self, key: str) -> None:
-        self._reported.add(key)
+        if key in self._live:  # one that ended already needs nothing more at close
+            self._reported.add(key)
 
     def stopping(self, *, kill: bool = False) -> None:
         self._killing = self._killing or kill
