@@ -111,7 +111,10 @@ def test_interrupt_stops_everything_and_keeps_the_results(tmp_path: Path, sig: i
       - !Job {{id: daemon, command: sh, args: [-c, "setsid sleep {marker} & sleep {marker}"]}}
   - !Job {{id: never, command: 'true', on_pass: [stubborn]}}
 """
-    proc, tracking = start_run(tmp_path, spec, "--grace", "1", "--junit", str(tmp_path / "report.xml"))
+    # A suite started under nohup passes SIGHUP ignored to its children, and gator run then
+    # rightly keeps ignoring it: this run must start as if from a terminal.
+    proc, tracking = start_run(tmp_path, spec, "--grace", "1", "--junit", str(tmp_path / "report.xml"),
+                               preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     wait_for(lambda: len(gator_processes(marker)) >= 3, 30, "jobs to start")
     proc.send_signal(sig)
     code, out, _ = finish(proc, timeout=30)
