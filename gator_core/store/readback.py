@@ -24,7 +24,7 @@ from gator_core.store.nodestore import DB_NAME, LOG_NAME, StoreReader
 from gator_core.store.summary import FINAL_RESULTS, empty_jobs, empty_messages
 
 __all__ = ["NodeResult", "as_result", "find_run", "load_results", "load_overview", "iter_jobs", "walk_results",
-           "find_node", "node_directory"]
+           "find_node"]
 
 
 def as_result(value: object) -> Result:
@@ -399,11 +399,3 @@ def find_node(tracking: str | Path, path: str | None = None) -> NodeResult:
         if node.path in (path, f"{top.path}.{path}"):
             return node
     raise StoreError(f"no node '{path}' in this run")
-
-
-def node_directory(root: NodeResult, path: str) -> NodeResult:
-    """The node at ``path`` (with or without the root's own id in front)."""
-    found = root.find(path) or root.find(f"{root.path}.{path}")
-    if found is None:
-        raise StoreError(f"no node '{path}' in this run")
-    return found
