@@ -17,6 +17,7 @@ from typing import Any
 from gator_core.runtime.plan import Child
 from gator_core.spec.deps import DepTarget
 from gator_core.spec.model import Job, JobArray, JobGroup
+from gator_core.spec.params import has_matrix
 from gator_core.states import ChildState, Result
 
 __all__ = ["Dependencies", "READY", "Produced"]
@@ -49,6 +50,11 @@ class Dependencies:
         self.produced = produced
         self.children = children
         self._templates = len(spec.jobs)
+        # Children by key: an array by index finds them by arithmetic (see named); other
+        # tiers keep a dict.
+        self._decls = {self._id(decl): decl for decl in range(self._templates)}
+        by_index = isinstance(spec, JobArray) and not has_matrix(spec)
+        self._by_key = None if by_index else {child.key: child for child in children}
         self.by_decl: dict[int, list[Child]] = {}
         self.dependants: dict[int, list[Child]] = {}
         for child in children:
@@ -67,6 +73,17 @@ class Dependencies:
             if child.decl == decl and child.index == index:
                 return child
         return None
+
+    def named(self, key: str) -> Child | None:
+        """The child named ``key`` (``<template id>_<index>`` in an array by index), or None."""
+        if self._by_key is not None:
+            return self._by_key.get(key)
+        template, _, index = key.rpartition("_")
+        decl = self._decls.get(template)
+        if decl is None or not index.isdigit():
+            return None
+        child = self.at(decl, int(index))
+        return child if child is not None and child.key == key else None
 
     def _id(self, decl: int) -> str:
         return self.spec.jobs[decl].id or f"T{decl}"

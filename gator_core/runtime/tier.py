@@ -50,7 +50,7 @@ from gator_core.sched.contract import (
     SchedulerContext,
 )
 from gator_core.spec.deps import DepTarget
-from gator_core.spec.model import Job, JobArray, JobGroup, child_id
+from gator_core.spec.model import Job, JobArray, JobGroup
 from gator_core.spec.params import array_elements, has_matrix
 from gator_core.spec.serial import to_dict
 from gator_core.states import FAILURES, ChildState, Result, Severity
@@ -140,11 +140,6 @@ class Tier:
         self.children = plan_children(spec)
         # A matrix array's elements: each one's values are params of its children.
         self.elements = array_elements(spec) if isinstance(spec, JobArray) and has_matrix(spec) else None
-        # Children by key: an array by index finds them by arithmetic (see _child); other
-        # tiers keep a dict.
-        self._ids = {child_id(template, pos): pos for pos, template in enumerate(spec.jobs)}
-        self._by_key = None if isinstance(spec, JobArray) and self.elements is None else {
-            child.key: child for child in self.children}
         self.deps = Dependencies(spec, self.children, node.watch, self._produced)
         # Siblings whose artefacts someone needs: their children keep them once finished.
         self._producers = {target.sibling for child in self.children for _, target in child.needs
@@ -180,14 +175,7 @@ class Tier:
 
     def child(self, key: str) -> Child | None:
         """The child named ``key``, or None."""
-        if self._by_key is not None:
-            return self._by_key.get(key)
-        template, _, index = key.rpartition("_")  # <template id>_<index>
-        decl = self._ids.get(template)
-        if decl is None or not index.isdigit():
-            return None
-        child = self.deps.at(decl, int(index))
-        return child if child is not None and child.key == key else None
+        return self.deps.named(key)
 
     def _known(self, key: str) -> Child:
         child = self.child(key)

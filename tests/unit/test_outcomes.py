@@ -72,7 +72,7 @@ def test_an_array_finds_its_children_by_key_without_a_dict(tmp_path):
     run = RunConfig(run_id="0" * 32, tracking_root=str(tmp_path / "t"), launch_dir=str(tmp_path))
     tier = Tier(spec, node, run, key="arr", token="secret")
     try:
-        assert tier._by_key is None
+        assert tier.deps._by_key is None
         found = [tier.child(key) for key in ("my_t_0", "T1_0", "my_t_3", "T1_3")]
         assert [child.key for child in found] == ["my_t_0", "T1_0", "my_t_3", "T1_3"]
         assert [(child.decl, child.index) for child in found] == [(0, 0), (1, 0), (0, 3), (1, 3)]
