@@ -111,3 +111,18 @@ def test_batches_of_lines_are_stored_exactly_and_in_order(tmp_path):
     expected = [(100.0 + number, 20 + number, text) for number, texts in enumerate(batches) for text in texts]
     assert [(ts, severity, text) for _id, ts, severity, text, _source, _line in rows] == expected
     assert [row[0] for row in rows] == sorted(row[0] for row in rows)
+
+
+def test_a_store_made_in_a_fresh_process_is_a_wal_database_with_the_schema(tmp_path):
+    # The template is made in memory and marked WAL in its header; a process that
+    # has not made it yet (a wrapper started cold on a batch node) makes it first.
+    code = ("import sys, pathlib; from gator_core.store.nodestore import Store;"
+            "s = Store(pathlib.Path(sys.argv[1])); s.set_attr('id', 'x'); s.add_message(40, 'e'); s.flush();"
+            "s.close()")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, timeout=30)
+    db = sqlite3.connect(tmp_path / "db.sqlite")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {"attrs", "messages", "metrics", "samples", "children"}
+    assert db.execute("SELECT severity, text FROM messages").fetchall() == [(40, "e")]
