@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 
@@ -11,6 +10,8 @@ __all__ = ["did_you_mean", "plural", "human_bytes", "human_seconds", "parse_dura
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """``"; did you mean 'x'?"`` when a close match exists, else ``""``."""
+    import difflib  # only on an error's path: a wrapper started cold does not load it
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 

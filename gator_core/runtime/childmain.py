@@ -17,7 +17,6 @@ import os
 import signal
 import socket
 import sys
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -211,6 +210,8 @@ def run_forked(become: Callable[[], None]) -> NoReturn:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:  # noqa: BLE001 - whatever happens, the child process ends here
+        import traceback
+
         traceback.print_exc()
     finally:
         try:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-# Everything but the YAML loader is imported now (it is light).  The loader
-# loads on first use, so that a child process that needs only the model (a
-# wrapper) does not pay for PyYAML.
-from .deps import DepTarget, resolve_dependency
+# The model and its (de)serialisation are imported now: every process needs them.
+# Dependencies, validation, the schema and the YAML loader load on first use, so
+# that a child process that needs only the model (a wrapper started cold, on a
+# batch farm's node) does not pay for them, nor for PyYAML.  (No submodule is
+# named like a lazy name: importing it would put the module on this package.)
 from .model import (
     MEMORY_UNITS,
     Cores,
@@ -27,20 +28,31 @@ from .model import (
     iter_children,
     kind_of,
 )
-from .schema import spec_schema
 from .serial import dump_spec, from_dict, to_dict
-from .validate import root_path, validate
 
 if TYPE_CHECKING:
+    from .checks import root_path, validate
+    from .deps import DepTarget, resolve_dependency
     from .loader import load_spec, loads_spec, parse_spec
+    from .schema import spec_schema
 
-_LAZY = {"load_spec", "loads_spec", "parse_spec"}
+_LAZY = {
+    "DepTarget": ".deps",
+    "resolve_dependency": ".deps",
+    "load_spec": ".loader",
+    "loads_spec": ".loader",
+    "parse_spec": ".loader",
+    "spec_schema": ".schema",
+    "root_path": ".checks",
+    "validate": ".checks",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
+    module = _LAZY.get(name)
+    if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(".loader", __name__), name)
+    value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value
 

@@ -4,7 +4,7 @@ The YAML is composed into nodes first (so every value keeps its line and
 column), then walked by hand: tags become classes, the mapping and the
 positional sequence forms both fill fields, and every problem is collected
 instead of stopping at the first.  Types and semantics are checked afterwards
-by :mod:`gator_core.spec.validate`, which serves trees built in Python too.
+by :mod:`gator_core.spec.checks`, which serves trees built in Python too.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import yaml
 from gator_core.exceptions import SpecError, SpecIssue
 from gator_core.textutil import did_you_mean
 
+from .checks import validate
 from .model import SPEC_CLASSES, Node, Origin
-from .validate import validate
 
 __all__ = ["load_spec", "loads_spec", "parse_spec"]
 

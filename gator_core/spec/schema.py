@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .checks import ID_PATTERN
 from .model import Cores, Feature, Job, JobArray, JobGroup, License, Memory, Rule
 from .params import PARAM_NAME
-from .validate import ID_PATTERN
 
 __all__ = ["spec_schema", "FIELD_DOCS"]
 
