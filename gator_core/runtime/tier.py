@@ -154,6 +154,12 @@ class Tier:
         self.stopping: str | None = None
         self.remaining = len(self.children)
         self.active: dict[str, Child] = {}  # launched or running
+        # The launched children that have started or have news (an exit, a held report):
+        # the only ones the monitor must look at, and whose summaries are live.  The rest
+        # of ``active`` waits in the scheduler's queue (all 100,000 of an array can, on
+        # the local agent), counted, not visited, every period.
+        self._live: dict[str, Child] = {}
+        self._queued_jobs = 0  # jobs of the children in ``active`` but not in ``_live``
         self._ready: list[Child] = []
         self._wake = asyncio.Event()
         self._changes: list[Change] = []
@@ -239,9 +245,9 @@ class Tier:
         totals = {"messages": dict(self._done["messages"]), "jobs": dict(self._done["jobs"]),
                   "metrics": {name: dict(stats) for name, stats in self._done["metrics"].items()}}
         jobs = totals["jobs"]
-        jobs["pending"] += self._pending_jobs
-        jobs["total"] += self._pending_jobs
-        for child in self.active.values():
+        jobs["pending"] += self._pending_jobs + self._queued_jobs
+        jobs["total"] += self._pending_jobs + self._queued_jobs
+        for child in self._live.values():
             part = child.summary
             if part is None:
                 count = self._job_counts[child.decl]
@@ -268,6 +274,23 @@ class Tier:
             "summary": summary, "native_id": child.native_id, "host": child.host,
             "pending_reason": child.pending_reason,
         }
+
+    def _activate(self, child: Child) -> None:
+        """The child was handed to the scheduler (or connected): it is active."""
+        if child.key not in self.active:
+            self.active[child.key] = child
+            self._queued_jobs += self._job_counts[child.decl]
+
+    def _go_live(self, child: Child) -> None:
+        """An active child started, or has news: the monitor watches it from now on."""
+        if child.key in self.active and child.key not in self._live:
+            self._live[child.key] = child
+            self._queued_jobs -= self._job_counts[child.decl]
+
+    def _deactivate(self, child: Child) -> None:
+        """The child finished, or goes back to pending for another attempt."""
+        if self.active.pop(child.key, None) is not None and self._live.pop(child.key, None) is None:
+            self._queued_jobs -= self._job_counts[child.decl]
 
     def _touch(self, child: Child) -> None:
         self._dirty.add(child)
@@ -308,7 +331,7 @@ class Tier:
         if child.decl in self._producers:
             child.artefacts = summary_artefacts(summary)
         child.link = None
-        self.active.pop(child.key, None)
+        self._deactivate(child)
         if was_pending:
             self._pending_jobs -= self._job_counts[child.decl]
         fold_into(self._done, summary, child.kind)
@@ -387,7 +410,7 @@ class Tier:
         self.message(Severity.WARNING, f"{self._child_path(child)}: attempt {attempt} ended {summary.get('result')}"
                                        f" ({summary.get('reason') or 'no reason'}); {why}: attempt {attempt + 1} "
                                        f"of {child.node.retries + 1} in {delay:.1f} s")
-        self.active.pop(child.key, None)
+        self._deactivate(child)
         child.state = ChildState.PENDING
         child.summary = child.link = child.native_id = child.host = child.exit_event = child.held = None
         child.report = None
@@ -509,12 +532,14 @@ class Tier:
             child.native_id = event.native_id or child.native_id
             if not child.started_at:
                 child.started_at = time.monotonic()
+            self._go_live(child)
             self._touch(child)
         elif kind is EventKind.FAILED:
             self._fail(child, event.reason or "the scheduler could not launch it")
         elif kind is EventKind.EXITED:
             child.exit_event = event
             child.exit_at = time.monotonic()
+            self._go_live(child)
             if child.held is not None:
                 self._settle_held(child)
             elif child.report is not None:
@@ -623,7 +648,8 @@ class Tier:
         if child.state != ChildState.RUNNING:
             child.state = ChildState.RUNNING
             child.started_at = child.started_at or time.monotonic()
-            self.active[child.key] = child
+            self._activate(child)
+            self._go_live(child)
             # Every child's start goes up, tiers' too: whoever follows the run from the
             # root (a hub) sees the whole tree form, not jobs under unknown parents.
             self._change({"event": "start", "path": self._child_path(child), "kind": child.kind,
@@ -760,7 +786,7 @@ class Tier:
                 launched.append(child)
                 child.state = ChildState.LAUNCHED
                 self._pending_jobs -= self._job_counts[child.decl]
-                self.active[child.key] = child
+                self._activate(child)
                 self._touch(child)
             if not launched:
                 continue
@@ -786,7 +812,7 @@ class Tier:
         while True:
             await asyncio.sleep(period)
             now = time.monotonic()
-            for child in list(self.active.values()):
+            for child in list(self._live.values()):
                 if child.state == ChildState.DONE:
                     continue
                 if child.held is not None:

@@ -80,3 +80,59 @@ def test_an_array_finds_its_children_by_key_without_a_dict(tmp_path):
             assert tier.child(missing) is None, missing
     finally:
         tier.close()
+
+
+def test_children_queued_at_the_scheduler_are_counted_not_watched(tmp_path):
+    # All 100,000 of an array can sit in the local agent's queue at once: the monitor and
+    # the live summary visit only children that started or have news; the queued ones
+    # are a count.
+    import asyncio
+
+    from gator_core.config import NodeConfig, RunConfig
+    from gator_core.runtime.tier import Tier
+    from gator_core.sched.contract import ChildEvent, EventKind, Scheduler
+    from gator_core.spec import loads_spec
+
+    class Queue(Scheduler):  # takes every request and starts none by itself
+        name = "queue"
+        launched: list[str] = []
+
+        async def launch(self, requests):
+            self.launched += [request.key for request in requests]
+
+        async def terminate(self, keys):
+            pass
+
+        async def close(self):
+            pass
+
+    spec = loads_spec("!JobArray\nid: arr\nrepeats: 1200\njobs:\n- !Job {id: t, command: 'true'}\n")
+    (tmp_path / "t").mkdir()
+    node = NodeConfig(path="arr", tracking=str(tmp_path / "t"), cwd=[str(tmp_path)])
+    run = RunConfig(run_id="0" * 32, tracking_root=str(tmp_path / "t"), launch_dir=str(tmp_path))
+    tier = Tier(spec, node, run, key="arr", token="secret")
+
+    async def scenario() -> None:
+        tier.scheduler = Queue({}, tier.scheduler_context())
+        for child in tier.children:
+            tier._consider(child)
+        await tier._launch_ready()
+        assert len(tier.scheduler.launched) == len(tier.active) == 1200  # type: ignore[attr-defined]
+        assert tier._live == {}
+        jobs = tier.current_summary()["jobs"]
+        assert (jobs["pending"], jobs["running"], jobs["total"]) == (1200, 0, 1200)
+
+        tier._on_event(ChildEvent("t_7", EventKind.RUNNING, native_id="7"))
+        tier._on_event(ChildEvent("t_9", EventKind.EXITED, returncode=1))  # ended before it connected
+        assert tier.child("t_7").started_at > 0
+        assert tier.child("t_9").state.name == "DONE"  # not connected, no report: settled at once
+        assert sorted(tier._live) == ["t_7"] and "t_9" not in tier.active
+        assert tier._queued_jobs == 1198
+        jobs = tier.current_summary()["jobs"]
+        assert (jobs["pending"], jobs["total"]) == (1199, 1200)  # t_7 started, not yet connected
+        assert jobs["lost"] == 1
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        tier.close()
