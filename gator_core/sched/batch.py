@@ -59,6 +59,7 @@ MAX_POLL = 300.0  # seconds: the longest a back-off stretches the poll interval
 CANCEL_BATCH = 500  # ids in one cancel call
 ENDING_WAIT = 15.0  # seconds close() lets children that reported end by themselves
 GONE_WAIT = 20.0  # seconds beyond --grace that closing waits for cancelled jobs to leave the queue
+CLOSE_FIRST_LOOK = 1.0  # seconds after a tier starts closing that it first looks at the queue
 STOP_WAIT = 3.0  # seconds a stopped run's top looks for its jobs still in the queue
 STOP_LOOK_GAP = 0.5  # seconds between those looks
 
@@ -352,7 +353,7 @@ class BatchScheduler(Scheduler):
 
     def _next_query_at(self) -> float:
         if self._last_query == float("-inf"):
-            return time.monotonic() + min(1.0, self._poll_base)
+            return time.monotonic() + min(CLOSE_FIRST_LOOK, self._poll_base)
         return self._last_query + self._poll_base
 
     async def close(self) -> None:
@@ -376,6 +377,10 @@ class BatchScheduler(Scheduler):
         # hang on past ENDING_WAIT are cancelled; the others are cancelled at once.
         ending = [t.native_id for t in live if t.key in self._reported]
         others = [t.native_id for t in live if t.key not in self._reported]
+        # The first look comes soon, not a whole poll interval after the poller's last:
+        # a child that reported ends within moments, and the run (or the parent tier)
+        # waits for this look.  That is one query more, once, at a tier's end.
+        self._last_query = min(self._last_query, time.monotonic() - self._poll_base + CLOSE_FIRST_LOOK)
         if others:
             self.troubled = True
             await self._cancel_ids(others)  # type: ignore[arg-type]

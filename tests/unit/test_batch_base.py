@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from gator_core import BatchScheduler, ChildEvent, EventKind, LaunchError, NativeStatus, Submission
+from gator_core.sched.batch import CLOSE_FIRST_LOOK
 from gator_core.sched.contract import ArrayRef, LaunchRequest, SchedulerContext
 
 
@@ -224,6 +225,28 @@ def test_closing_keeps_to_one_query_per_interval_and_cancels_reported_children_t
         assert sched.cancelled[0] == ["102"]  # at once
         assert ["101"] in sched.cancelled[1:]  # after ENDING_WAIT
         assert sched.troubled and not sched.lost_children
+    asyncio.run(main())
+
+
+def test_closing_looks_once_soon_not_a_poll_interval_after_the_pollers_last_query() -> None:
+    # The run waits for this look: with Slurm's 5 s poll it cost 2.5 s on average.
+    async def main() -> None:
+        sched, _, _ = make({"poll": "2.5"})
+        async with sched:
+            await sched.launch([req("a"), req("b")])
+            await until(lambda: len(sched.jobs) == 2, "submissions")
+            sched.jobs["101"] = NativeStatus("101", "R")
+            sched.jobs["102"] = NativeStatus("102", "R")
+            await until(lambda: len(sched.queries) == 1, "the poller's first query", timeout=10)
+            sched.reported("a")
+            sched.reported("b")
+            sched.jobs["101"] = NativeStatus("101", "CD")  # both ended by themselves
+            sched.jobs["102"] = NativeStatus("102", "CD")
+            closing = time.monotonic()
+        took = time.monotonic() - closing
+        assert len(sched.queries) == 2  # the poller's and one look at closing
+        assert 0.9 * CLOSE_FIRST_LOOK <= sched.queries[1] - closing <= CLOSE_FIRST_LOOK + 0.5, took
+        assert took < 2.5 and sched.cancelled == []
     asyncio.run(main())
 
 
