@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -160,7 +161,7 @@ class Tier:
         # the local agent), counted, not visited, every period.
         self._live: dict[str, Child] = {}
         self._queued_jobs = 0  # jobs of the children in ``active`` but not in ``_live``
-        self._ready: list[Child] = []
+        self._ready: deque[Child] = deque()  # ready, in the order they became so
         self._wake = asyncio.Event()
         self._changes: list[Change] = []
         self._dirty: set[Child] = set()
@@ -770,18 +771,25 @@ class Tier:
         return request
 
     async def _launch_ready(self) -> None:
-        """Hand every ready child to the scheduler, in batches (a batch system may
-        submit one batch as one array; memory stays flat for huge arrays)."""
-        batch, self._ready = self._ready, []
+        """Hand ready children to the scheduler in batches (a batch system may submit one
+        batch as one array), as many as its launch window has room for: all of them,
+        unless it has a window.  The rest wait in ``_ready``; each child's end wakes the
+        tier, which hands over more."""
+        ready = self._ready
         if self.stopping:
-            for child in batch:
-                self._consider(child)  # skips it
+            while ready:
+                self._consider(ready.popleft())  # skips it
             return
         assert self.scheduler is not None
-        for start in range(0, len(batch), LAUNCH_BATCH):
+        window = self.scheduler.launch_window()
+        while ready and not self.stopping:
+            room = LAUNCH_BATCH if window is None else min(LAUNCH_BATCH, window - len(self.active))
+            if room <= 0:
+                return
             launched = []
-            for child in batch[start:start + LAUNCH_BATCH]:
-                if child.state != ChildState.PENDING or self.stopping:  # considered twice, or stopped meanwhile
+            while ready and len(launched) < room:
+                child = ready.popleft()
+                if child.state != ChildState.PENDING:  # considered twice
                     continue
                 launched.append(child)
                 child.state = ChildState.LAUNCHED

@@ -342,6 +342,12 @@ class Scheduler(abc.ABC):
         """The child sent its final report: its process ends by itself shortly, and
         ``close`` should let it rather than cancel it.  Default: nothing."""
 
+    def launch_window(self) -> int | None:
+        """How many of a tier's children to hold at once, launched and not yet ended;
+        the tier hands over more as they end.  None (the default): every ready child at
+        once, for a scheduler whose queue is cheap to fill (a batch system's)."""
+        return None
+
     # -- placement --------------------------------------------------------------------------
     def listen_host(self) -> str:
         """Address the tier's websocket server binds to; children must reach it."""

@@ -72,3 +72,19 @@ def test_unknown_scheduler_option_is_a_usage_error(tmp_path: Path):
     assert "unknown option 'concurency' for scheduler 'local'; did you mean 'concurrency'?" in proc.stderr
     proc = gator("run", spec, "--sched-arg", "concurrency", cwd=tmp_path, check=2)
     assert "--sched-arg takes KEY=VALUE" in proc.stderr
+
+
+def test_an_array_larger_than_the_launch_window_runs_every_job(tmp_path: Path):
+    # The tier holds at most WINDOW children launched at once (256 with one slot) and
+    # hands over the rest as jobs end; jobs of the array also wait on each other's ends.
+    from gator_sched_local.scheduler import WINDOW
+
+    count = WINDOW + 44
+    spec = (f"!JobGroup\n  id: top\n  jobs:\n  - !JobArray\n      id: arr\n      repeats: {count}\n"
+            "      jobs:\n      - !Job {id: t, command: 'true'}\n"
+            "  - !Job {id: after, command: 'true', on_pass: [arr]}\n")
+    _, _, tree = run_spec(tmp_path, spec, "--sched-arg", "concurrency=1", timeout=180)
+    arr = node(tree, "top.arr")
+    assert arr["result"] == "pass" and len(arr["children"]) == count
+    assert all(child["result"] == "pass" for child in arr["children"])
+    assert node(tree, "top.after")["result"] == "pass"

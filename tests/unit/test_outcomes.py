@@ -136,3 +136,54 @@ def test_children_queued_at_the_scheduler_are_counted_not_watched(tmp_path):
         asyncio.run(scenario())
     finally:
         tier.close()
+
+
+def test_a_launch_window_holds_the_rest_until_children_end(tmp_path):
+    import asyncio
+
+    from gator_core.config import NodeConfig, RunConfig
+    from gator_core.runtime.tier import Tier
+    from gator_core.sched.contract import ChildEvent, EventKind, Scheduler
+    from gator_core.spec import loads_spec
+
+    class Windowed(Scheduler):
+        name = "windowed"
+        launched: list[str] = []
+
+        def launch_window(self):
+            return 10
+
+        async def launch(self, requests):
+            self.launched += [request.key for request in requests]
+
+        async def terminate(self, keys):
+            pass
+
+        async def close(self):
+            pass
+
+    spec = loads_spec("!JobArray\nid: arr\nrepeats: 25\njobs:\n- !Job {id: t, command: 'true'}\n")
+    (tmp_path / "t").mkdir()
+    node = NodeConfig(path="arr", tracking=str(tmp_path / "t"), cwd=[str(tmp_path)])
+    run = RunConfig(run_id="0" * 32, tracking_root=str(tmp_path / "t"), launch_dir=str(tmp_path))
+    tier = Tier(spec, node, run, key="arr", token="secret")
+
+    async def scenario() -> None:
+        tier.scheduler = sched = Windowed({}, tier.scheduler_context())
+        for child in tier.children:
+            tier._consider(child)
+        await tier._launch_ready()
+        assert sched.launched == [f"t_{i}" for i in range(10)] and len(tier._ready) == 15
+        await tier._launch_ready()  # the window is full: nothing more
+        assert len(sched.launched) == 10
+        for i in (0, 4, 9):  # three end (they never connected: lost)
+            tier._on_event(ChildEvent(f"t_{i}", EventKind.EXITED, returncode=1))
+        await tier._launch_ready()
+        assert sched.launched[10:] == ["t_10", "t_11", "t_12"] and len(tier.active) == 10
+        jobs = tier.current_summary()["jobs"]
+        assert (jobs["pending"], jobs["lost"], jobs["total"]) == (22, 3, 25)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        tier.close()
