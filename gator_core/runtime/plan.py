@@ -11,6 +11,7 @@ between template jobs hold within one element: ``run`` with ``on_pass:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,8 +71,9 @@ def count_jobs(node: Node) -> int:
     return inner * element_count(node) if isinstance(node, JobArray) else inner
 
 
-def plan_children(spec: JobGroup | JobArray) -> list[Child]:
-    """One :class:`Child` per child process the tier will start, in launch order."""
+def plan_children(spec: JobGroup | JobArray, elements: Sequence[Element] | None = None) -> list[Child]:
+    """One :class:`Child` per child process the tier will start, in launch order
+    (``elements``: a matrix array's, when the caller has built them already)."""
     templates = list(spec.jobs)
     resolved: list[list[tuple[str, DepTarget]]] = []
     needs: list[list[tuple[str, DepTarget]]] = []
@@ -104,7 +106,7 @@ def plan_children(spec: JobGroup | JobArray) -> list[Child]:
     return [Child(position=position, key=key, decl=pos, index=position if index == position else index,
                   node=node, kind=kinds[pos],
                   deps=resolved[pos], needs=needs[pos], watch=watch_lists.get(pos, no_watch))
-            for position, (key, pos, index, node) in enumerate(iter_children(spec))]
+            for position, (key, pos, index, node) in enumerate(iter_children(spec, elements))]
 
 
 def descendant_keys(node: Node, subpath: tuple[str, ...]) -> list[tuple[str, ...]]:

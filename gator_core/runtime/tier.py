@@ -138,9 +138,9 @@ class Tier:
         self.layer = child_layer(node.env, spec) if node.env or spec.env else {}
         self.rules = child_rules(node.rules, spec)
         self.parsers = child_parsers(node.parsers, spec)
-        self.children = plan_children(spec)
         # A matrix array's elements: each one's values are params of its children.
         self.elements = array_elements(spec) if isinstance(spec, JobArray) and has_matrix(spec) else None
+        self.children = plan_children(spec, self.elements)
         self.deps = Dependencies(spec, self.children, node.watch, self._produced)
         # Siblings whose artefacts someone needs: their children keep them once finished.
         self._producers = {target.sibling for child in self.children for _, target in child.needs

@@ -12,9 +12,12 @@ Field order matters: the positional sequence form (``!Cores [2]``,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Union
+
+if TYPE_CHECKING:
+    from .params import Element
 
 __all__ = [
     "Origin",
@@ -265,14 +268,17 @@ def child_id(node: Node, position: int) -> str:
     return node.id if node.id else f"T{position}"
 
 
-def iter_children(spec: JobGroup | JobArray) -> Iterator[tuple[str, int, int | None, Node]]:
+def iter_children(spec: JobGroup | JobArray, elements: Sequence[Element] | None = None
+                  ) -> Iterator[tuple[str, int, int | None, Node]]:
     """The children a group or array runs, in launch order, as ``(key, position of the
     template in jobs, element index or None, template)``.  An array runs its jobs once
     per element and names each child ``<id>_<element>``: ``<id>_<index>`` for ``repeats``,
     as the seed system did, and ``<id>_cfg=fast,seed=3`` for a ``matrix``.
 
     A generator, so that a tier of 10^5 children never holds a second list of them: the
-    child at ``(position, index)`` is always number ``index * len(jobs) + position``."""
+    child at ``(position, index)`` is always number ``index * len(jobs) + position``.
+    ``elements``: a matrix array's, when the caller has them already (they are built
+    from the matrix, which costs as much as the rest for 10^5 elements)."""
     if not isinstance(spec, JobArray):
         for position, node in enumerate(spec.jobs):
             yield child_id(node, position), position, None, node
@@ -286,7 +292,7 @@ def iter_children(spec: JobGroup | JobArray) -> Iterator[tuple[str, int, int | N
             for position, node in enumerate(spec.jobs):
                 yield f"{ids[position]}_{index}", position, index, node
         return
-    for element in array_elements(spec):
+    for element in array_elements(spec) if elements is None else elements:
         for position, node in enumerate(spec.jobs):
             yield f"{ids[position]}_{element.name}", position, element.index, node
 

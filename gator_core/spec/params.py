@@ -22,6 +22,7 @@ spec that passed validation leaves no placeholder unresolved.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -233,10 +234,14 @@ def array_elements(array: JobArray) -> list[Element]:
 
 
 def element_count(array: JobArray) -> int:
-    """How many elements an array runs (each runs every template once)."""
+    """How many elements an array runs (each runs every template once), without building
+    them: naming 10^5 elements costs a quarter of a second."""
     if not has_matrix(array):
         return array.repeats
-    return len(array_elements(array))
+    repeats = array.repeats if isinstance(array.repeats, int) and array.repeats > 0 else 0
+    if array.matrix and not array.exclude and not array.include:  # the plain product
+        return repeats * math.prod(len(values) for values in array.matrix.values())
+    return repeats * len(combinations(array.matrix, array.exclude, array.include))
 
 
 # -- overrides from the command line ----------------------------------------------------------------

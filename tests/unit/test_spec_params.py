@@ -406,3 +406,20 @@ def test_seed_examples_are_untouched_by_substitution(name):
     nodes = walk_params(tree if not isinstance(tree, Job) else JobGroup(id="root", jobs=[tree]), written)
     assert nodes and all(own is written[path] for path, (_, own) in nodes.items())
     assert all(scope == {} for scope, _ in nodes.values())
+
+
+def test_element_count_agrees_with_the_elements_for_every_kind_of_matrix():
+    from gator_core.spec.params import array_elements, element_count
+
+    shapes = [
+        "matrix: {a: [x, y, z], b: ['1', '2']}",
+        "matrix: {a: [x, y, z], b: ['1', '2']}\nrepeats: 3",
+        "matrix: {a: [x, y, z], b: ['1', '2']}\nexclude: [{a: x, b: '1'}, {a: y}]",
+        "matrix: {a: [x, y]}\ninclude: [{a: x, extra: e}, {a: w}]\nrepeats: 2",
+        "include: [{a: x}, {a: y, b: z}]",
+        "repeats: 4",
+    ]
+    for shape in shapes:
+        body = "\n".join("  " + line for line in shape.splitlines())
+        array = loads_spec(f"!JobArray\n  id: arr\n{body}\n  jobs:\n  - !Job {{id: t, command: 'true'}}\n")
+        assert element_count(array) == len(array_elements(array)), shape
