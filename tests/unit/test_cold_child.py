@@ -5,15 +5,18 @@ a failure or a tier needs."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 
 # Loaded by the run's top or by tiers only, or only on an error's path.
 NOT_FOR_A_WRAPPER = [
-    "yaml", "asyncio", "websockets", "typer", "rich", "psutil", "difflib", "tempfile", "traceback",
+    "yaml", "asyncio", "websockets", "typer", "rich", "psutil", "difflib", "traceback",
     "gator_core.spec.deps", "gator_core.spec.checks", "gator_core.spec.schema", "gator_core.spec.loader",
     "gator_core.spec.params", "gator_core.runtime.tier", "gator_core.sched",
 ]
+if hasattr(sqlite3.Connection, "serialize"):  # Python 3.10 makes the store template in a temporary file
+    NOT_FOR_A_WRAPPER.append("tempfile")
 
 
 def test_a_cold_wrapper_imports_only_what_a_wrapper_uses() -> None:

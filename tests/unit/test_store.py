@@ -126,3 +126,21 @@ def test_a_store_made_in_a_fresh_process_is_a_wal_database_with_the_schema(tmp_p
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert tables == {"attrs", "messages", "metrics", "samples", "children"}
     assert db.execute("SELECT severity, text FROM messages").fetchall() == [(40, "e")]
+
+
+def test_both_ways_of_making_the_template_give_an_empty_wal_store_with_the_schema(tmp_path):
+    # In memory where Python serialises databases (3.11 on); in a file on 3.10.
+    from gator_core.store import nodestore
+
+    ways = [nodestore._template_in_file]
+    if hasattr(sqlite3.Connection, "serialize"):
+        ways.append(nodestore._template_in_memory)
+    for number, way in enumerate(ways):
+        path = tmp_path / f"{number}.sqlite"
+        path.write_bytes(way())
+        db = sqlite3.connect(path)
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert tables == {"attrs", "messages", "metrics", "samples", "children"}
+        assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
+        db.close()
