@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 from gator_core import loads_spec
+from gator_core.config import NodeConfig, RunConfig
 from gator_core.runtime.dependencies import READY, Dependencies
 from gator_core.runtime.plan import plan_children
+from gator_core.runtime.tier import Tier
+from gator_core.sched.contract import ChildEvent, EventKind, Scheduler
 
 
 def tier(text: str, watch: list[str] | None = None):
@@ -60,17 +66,48 @@ def test_watched_paths_are_passed_down_and_decided_over_every_element():
 
 
 
-def test_an_array_finds_its_children_by_key_without_a_dict(tmp_path):
-    from gator_core.config import NodeConfig, RunConfig
-    from gator_core.runtime.tier import Tier
-    from gator_core.spec import loads_spec
-
-    spec = loads_spec("!JobArray\nid: arr\nrepeats: 4\njobs:\n- !Job {id: my_t, command: 'true'}\n"
-                      "- !Job {command: 'true'}\n")
+def array_tier(tmp_path: Path, text: str) -> Tier:
+    """A real Tier for the array ``text`` (key ``arr``), with no scheduler and no server."""
     (tmp_path / "t").mkdir()
     node = NodeConfig(path="arr", tracking=str(tmp_path / "t"), cwd=[str(tmp_path)])
     run = RunConfig(run_id="0" * 32, tracking_root=str(tmp_path / "t"), launch_dir=str(tmp_path))
-    tier = Tier(spec, node, run, key="arr", token="secret")
+    return Tier(loads_spec(text), node, run, key="arr", token="secret")
+
+
+class Recording(Scheduler):
+    """Takes every request and starts none by itself; ``window`` is its launch window."""
+
+    name = "recording"
+
+    def __init__(self, options, context, window: int | None = None) -> None:
+        super().__init__(options, context)
+        self.window = window
+        self.launched: list[str] = []
+
+    def launch_window(self) -> int | None:
+        return self.window
+
+    async def launch(self, requests):
+        self.launched += [request.key for request in requests]
+
+    async def terminate(self, keys):
+        pass
+
+    async def close(self):
+        pass
+
+
+def launch_all(tier: Tier, window: int | None = None) -> Recording:
+    """Give the tier a Recording scheduler and make every child ready (in a running loop)."""
+    tier.scheduler = sched = Recording({}, tier.scheduler_context(), window)
+    for child in tier.children:
+        tier._consider(child)
+    return sched
+
+
+def test_an_array_finds_its_children_by_key_without_a_dict(tmp_path):
+    tier = array_tier(tmp_path, "!JobArray\nid: arr\nrepeats: 4\njobs:\n- !Job {id: my_t, command: 'true'}\n"
+                                "- !Job {command: 'true'}\n")
     try:
         assert tier.deps._by_key is None
         found = [tier.child(key) for key in ("my_t_0", "T1_0", "my_t_3", "T1_3")]
@@ -83,41 +120,15 @@ def test_an_array_finds_its_children_by_key_without_a_dict(tmp_path):
 
 
 def test_children_queued_at_the_scheduler_are_counted_not_watched(tmp_path):
-    # All 100,000 of an array can sit in the local agent's queue at once: the monitor and
-    # the live summary visit only children that started or have news; the queued ones
-    # are a count.
-    import asyncio
-
-    from gator_core.config import NodeConfig, RunConfig
-    from gator_core.runtime.tier import Tier
-    from gator_core.sched.contract import ChildEvent, EventKind, Scheduler
-    from gator_core.spec import loads_spec
-
-    class Queue(Scheduler):  # takes every request and starts none by itself
-        name = "queue"
-        launched: list[str] = []
-
-        async def launch(self, requests):
-            self.launched += [request.key for request in requests]
-
-        async def terminate(self, keys):
-            pass
-
-        async def close(self):
-            pass
-
-    spec = loads_spec("!JobArray\nid: arr\nrepeats: 1200\njobs:\n- !Job {id: t, command: 'true'}\n")
-    (tmp_path / "t").mkdir()
-    node = NodeConfig(path="arr", tracking=str(tmp_path / "t"), cwd=[str(tmp_path)])
-    run = RunConfig(run_id="0" * 32, tracking_root=str(tmp_path / "t"), launch_dir=str(tmp_path))
-    tier = Tier(spec, node, run, key="arr", token="secret")
+    # All 100,000 of an array can sit in a scheduler's queue at once: the monitor and the
+    # live summary visit only children that started or have news; the queued ones are a
+    # count.
+    tier = array_tier(tmp_path, "!JobArray\nid: arr\nrepeats: 1200\njobs:\n- !Job {id: t, command: 'true'}\n")
 
     async def scenario() -> None:
-        tier.scheduler = Queue({}, tier.scheduler_context())
-        for child in tier.children:
-            tier._consider(child)
+        sched = launch_all(tier)
         await tier._launch_ready()
-        assert len(tier.scheduler.launched) == len(tier.active) == 1200  # type: ignore[attr-defined]
+        assert len(sched.launched) == len(tier.active) == 1200
         assert tier._live == {}
         jobs = tier.current_summary()["jobs"]
         assert (jobs["pending"], jobs["running"], jobs["total"]) == (1200, 0, 1200)
@@ -139,39 +150,10 @@ def test_children_queued_at_the_scheduler_are_counted_not_watched(tmp_path):
 
 
 def test_a_launch_window_holds_the_rest_until_children_end(tmp_path):
-    import asyncio
-
-    from gator_core.config import NodeConfig, RunConfig
-    from gator_core.runtime.tier import Tier
-    from gator_core.sched.contract import ChildEvent, EventKind, Scheduler
-    from gator_core.spec import loads_spec
-
-    class Windowed(Scheduler):
-        name = "windowed"
-        launched: list[str] = []
-
-        def launch_window(self):
-            return 10
-
-        async def launch(self, requests):
-            self.launched += [request.key for request in requests]
-
-        async def terminate(self, keys):
-            pass
-
-        async def close(self):
-            pass
-
-    spec = loads_spec("!JobArray\nid: arr\nrepeats: 25\njobs:\n- !Job {id: t, command: 'true'}\n")
-    (tmp_path / "t").mkdir()
-    node = NodeConfig(path="arr", tracking=str(tmp_path / "t"), cwd=[str(tmp_path)])
-    run = RunConfig(run_id="0" * 32, tracking_root=str(tmp_path / "t"), launch_dir=str(tmp_path))
-    tier = Tier(spec, node, run, key="arr", token="secret")
+    tier = array_tier(tmp_path, "!JobArray\nid: arr\nrepeats: 25\njobs:\n- !Job {id: t, command: 'true'}\n")
 
     async def scenario() -> None:
-        tier.scheduler = sched = Windowed({}, tier.scheduler_context())
-        for child in tier.children:
-            tier._consider(child)
+        sched = launch_all(tier, window=10)
         await tier._launch_ready()
         assert sched.launched == [f"t_{i}" for i in range(10)] and len(tier._ready) == 15
         await tier._launch_ready()  # the window is full: nothing more
