@@ -129,11 +129,16 @@ class Store:
         self.directory = Path(directory)
         self.path = self.directory / DB_NAME
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
             fresh = True
             try:
-                with open(self.path, "xb") as handle:
-                    handle.write(_empty_database())  # already in WAL mode, with the schema
+                try:
+                    self._write_template()
+                except FileNotFoundError:
+                    # Its scheduler usually made the directory already (the child's log
+                    # is there), so it is made only when missing: in a forked wrapper, an
+                    # existing directory's EEXIST cost 0.3 ms and 100 page faults.
+                    self.directory.mkdir(parents=True, exist_ok=True)
+                    self._write_template()
             except FileExistsError:
                 fresh = False  # a store being reopened: keep what it holds
             # isolation_level=None: we open and commit transactions ourselves.
@@ -155,6 +160,10 @@ class Store:
         self._writer: threading.Thread | None = None
         self._failure: StoreError | None = None
         self.closed = False
+
+    def _write_template(self) -> None:
+        with open(self.path, "xb") as handle:
+            handle.write(_empty_database())  # already in WAL mode, with the schema
 
     # -- buffered writes ----------------------------------------------------------------
     def set_attr(self, key: str, value: Any) -> None:

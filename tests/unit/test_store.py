@@ -76,6 +76,23 @@ def test_severity_names():
         raise AssertionError("no error")
 
 
+def test_a_store_makes_its_missing_directories_and_names_what_it_cannot_make(tmp_path):
+    from gator_core import StoreError
+
+    store = Store(tmp_path / "a" / "b")
+    store.set_attr("id", "deep")
+    store.close()
+    with StoreReader(tmp_path / "a" / "b") as reader:
+        assert reader.attrs()["id"] == "deep"
+    (tmp_path / "file").write_text("not a directory")
+    try:
+        Store(tmp_path / "file" / "node")
+    except StoreError as exc:
+        assert str(tmp_path / "file" / "node" / "db.sqlite") in str(exc)
+    else:
+        raise AssertionError("no error")
+
+
 def test_missing_store_is_a_clear_error(tmp_path):
     from gator_core import StoreError
 
