@@ -31,6 +31,19 @@ def qstat_jobs() -> list[tuple[str, str]]:
     return [(job.findtext("JB_name") or "", job.get("state", "").upper()) for job in root.iter("job_list")]
 
 
+def squeue_not_leaving() -> list[tuple[str, str]]:
+    """Jobs in squeue that no scancel has reached (cancelled ones are COMPLETING a moment)."""
+    return [(name, state) for name, state in squeue_jobs() if state not in ("COMPLETING", "CANCELLED")]
+
+
+def qstat_not_leaving() -> list[tuple[str, str]]:
+    """Jobs in qstat that no qdel has reached: Grid Engine lists a running task it was
+    told to delete as ``dr`` until its execution daemon reports it killed."""
+    root = ElementTree.fromstring(command("qstat", "-xml", "-u", "*"))
+    jobs = [(job.findtext("JB_name") or "", (job.findtext("state") or "").strip()) for job in root.iter("job_list")]
+    return [(name, code) for name, code in jobs if "d" not in code]
+
+
 @dataclass(frozen=True)
 class BatchSystem:
     scheduler: str
@@ -38,15 +51,16 @@ class BatchSystem:
     cancelled_states: tuple[str, ...]  # what the lost job's reason starts with
     cancelled_says: str  # and what else it names
     jobs: Callable[[], list[tuple[str, str]]]
+    not_leaving: Callable[[], list[tuple[str, str]]]  # jobs that no cancel has reached
     repeats: int  # elements of the array that cannot all run at once (4 cores each, 16 in all)
     queued_at_least: int  # jobs of the run in the queue before the interrupt
 
 
 SYSTEMS = {
-    "slurm": BatchSystem("slurm", "scancel", ("CANCELLED",), "", squeue_jobs, 30, 30),
+    "slurm": BatchSystem("slurm", "scancel", ("CANCELLED",), "", squeue_jobs, squeue_not_leaving, 30, 30),
     # qdel kills the job outright (no final report); DRMAA calls that "aborted", which
     # Gator names DELETED once it has seen the job run (ABORTED if the kill came first).
-    "sge": BatchSystem("sge", "qdel", ("DELETED", "ABORTED"), "qdel", qstat_jobs, 12, 5),
+    "sge": BatchSystem("sge", "qdel", ("DELETED", "ABORTED"), "qdel", qstat_jobs, qstat_not_leaving, 12, 5),
 }
 
 
@@ -63,6 +77,14 @@ def runs(runs_on: Any, system: BatchSystem) -> Any:
 
 def run_jobs(system: BatchSystem, prefix: str) -> list[tuple[str, str]]:
     return [(name, state) for name, state in system.jobs() if name.startswith(prefix)]
+
+
+def assert_nothing_left(system: BatchSystem, prefix: str) -> None:
+    """When the prompt is back, every job of the run still listed has been told to go
+    (the batch system may take a few seconds more to remove a running one), and soon
+    none is listed: nothing of the run waits to start or goes on running."""
+    assert [job for job in system.not_leaving() if job[0].startswith(prefix)] == []
+    wait_for(lambda: not run_jobs(system, prefix), 30, "the run's cancelled jobs to leave the queue")
 
 
 def test_a_job_cancelled_behind_gators_back_is_lost_with_that_state(runs: Any, system: BatchSystem) -> None:
@@ -135,7 +157,7 @@ def test_an_interrupted_run_stops_in_seconds_and_leaves_nothing_in_the_queue(
     code, output, took = interrupt(proc, sig)
     assert code == 130, output
     assert took < 5.0, f"the run took {took:.1f} s to exit"
-    assert run_jobs(system, prefix) == []  # nothing of the run is left in the queue
+    assert_nothing_left(system, prefix)
     tree = show(tracking)
     assert tree["result"] == "fail" and f"interrupted by {sig.name}" in tree["reason"]
     jobs = jobs_of(tree)
@@ -163,7 +185,7 @@ def test_a_second_ctrl_c_kills_at_once_and_still_empties_the_queue(runs: Any, sy
     assert code == 130, output
     assert took < 5.0, f"the run took {took:.1f} s to exit after the second Ctrl-C"
     assert "interrupted again by SIGINT: killing every job now" in output
-    assert run_jobs(system, prefix) == []
+    assert_nothing_left(system, prefix)
     stubborn = node(show(tracking), "top.runs")
     assert stubborn["result"] == "fail" and "killed: interrupted again by SIGINT" in stubborn["reason"], stubborn
     assert {job["result"] for job in jobs_of(show(tracking))} == {"fail", "cancelled"}
