@@ -52,7 +52,7 @@ from gator_core.sched.contract import (
 )
 from gator_core.spec.deps import DepTarget
 from gator_core.spec.model import Job, JobArray, JobGroup
-from gator_core.spec.params import array_elements, has_matrix
+from gator_core.spec.params import matrix_elements
 from gator_core.spec.serial import to_dict
 from gator_core.states import FAILURES, ChildState, Result, Severity
 from gator_core.store.liveness import HEARTBEAT
@@ -139,7 +139,7 @@ class Tier:
         self.rules = child_rules(node.rules, spec)
         self.parsers = child_parsers(node.parsers, spec)
         # A matrix array's elements: each one's values are params of its children.
-        self.elements = array_elements(spec) if isinstance(spec, JobArray) and has_matrix(spec) else None
+        self.elements = matrix_elements(spec)
         self.children = plan_children(spec, self.elements)
         self.deps = Dependencies(spec, self.children, node.watch, self._produced)
         # Siblings whose artefacts someone needs: their children keep them once finished.

@@ -46,6 +46,7 @@ __all__ = [
     "combinations",
     "array_elements",
     "element_count",
+    "matrix_elements",
     "safe_value",
     "override_params",
     "check_params",
@@ -231,6 +232,13 @@ def array_elements(array: JobArray) -> list[Element]:
                 name = f"{name},repeat={round_}" if name else f"repeat={round_}"
             out.append(Element(len(out), name, values))
     return out
+
+
+def matrix_elements(node: Node) -> list[Element] | None:
+    """A matrix array's elements, for callers that use them twice (to name its children
+    and to give them their params), so that they are built once; None for any other
+    node, whose children are named by index."""
+    return array_elements(node) if isinstance(node, JobArray) and has_matrix(node) else None
 
 
 def element_count(array: JobArray) -> int:
