@@ -25,10 +25,14 @@ def squeue_jobs() -> list[tuple[str, str]]:
     return [(name, state) for name, _, state in (line.partition("|") for line in lines)]
 
 
+def qstat_entries() -> list[ElementTree.Element]:
+    """Every job_list entry of ``qstat -xml`` (pending bulk tasks share one entry)."""
+    return list(ElementTree.fromstring(command("qstat", "-xml", "-u", "*")).iter("job_list"))
+
+
 def qstat_jobs() -> list[tuple[str, str]]:
-    """(name, state) of every job in qstat (pending bulk tasks share one entry)."""
-    root = ElementTree.fromstring(command("qstat", "-xml", "-u", "*"))
-    return [(job.findtext("JB_name") or "", job.get("state", "").upper()) for job in root.iter("job_list")]
+    """(name, state: PENDING or RUNNING) of every job in qstat."""
+    return [(job.findtext("JB_name") or "", job.get("state", "").upper()) for job in qstat_entries()]
 
 
 def squeue_not_leaving() -> list[tuple[str, str]]:
@@ -39,8 +43,7 @@ def squeue_not_leaving() -> list[tuple[str, str]]:
 def qstat_not_leaving() -> list[tuple[str, str]]:
     """Jobs in qstat that no qdel has reached: Grid Engine lists a running task it was
     told to delete as ``dr`` until its execution daemon reports it killed."""
-    root = ElementTree.fromstring(command("qstat", "-xml", "-u", "*"))
-    jobs = [(job.findtext("JB_name") or "", (job.findtext("state") or "").strip()) for job in root.iter("job_list")]
+    jobs = [(job.findtext("JB_name") or "", (job.findtext("state") or "").strip()) for job in qstat_entries()]
     return [(name, code) for name, code in jobs if "d" not in code]
 
 
